@@ -1,0 +1,1 @@
+"""Applications built on the personal_assistant database layer."""

@@ -1,0 +1,1 @@
+"""The Personal Assistant FastAPI service."""

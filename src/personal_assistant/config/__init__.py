@@ -1,0 +1,1 @@
+"""Settings and the components configured from them (engine, health router, optimizer)."""

@@ -1,0 +1,248 @@
+"""Database settings (``DatabaseConfig``) and the engine factory built from them.
+
+Everything configurable comes from ``DATABASE_*`` environment variables (or a ``.env``
+file). Invalid values stop start-up with a :class:`ConfigurationError` that names the
+variable and the allowed range, because a pool silently falling back to a default is
+how production outages start. The URL is kept as a secret: it is only ever rendered
+masked (``postgresql+asyncpg://app:***@db/app``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated, Any
+
+from annotated_types import Ge, Gt, Le
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from personal_assistant.database.errors import ConfigurationError
+from personal_assistant.database.pool_stats import PoolStatsCollector
+from personal_assistant.database.retry import RetryPolicy, make_async_creator
+
+ENV_PREFIX = "DATABASE_"
+
+#: URL schemes we accept; all are rewritten to the asyncpg driver.
+ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Parse ``raw`` and return it as a ``postgresql+asyncpg`` URL.
+
+    Raises ``ValueError`` with a message that never contains the password.
+    """
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ValueError(
+            "is not a database URL; expected postgresql://user:password@host:port/dbname"
+        ) from None
+    if url.drivername not in ACCEPTED_SCHEMES:
+        raise ValueError(
+            f"has unknown scheme {url.drivername!r}; accepted: {', '.join(ACCEPTED_SCHEMES)}"
+        )
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def mask_url(url: URL | str) -> str:
+    """Render ``url`` with its password replaced by ``***``."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+class DatabaseConfig(BaseSettings):
+    """Connection and pool settings, read from ``DATABASE_*`` environment variables.
+
+    Defaults follow the service's sizing: 20 pooled connections plus 30 overflow, a
+    30 s checkout timeout and recycling after 30 minutes (below typical load-balancer
+    and PgBouncer idle cut-offs).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
+    )
+
+    url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL; unset means the embedded server under ./.pa-data/",
+    )
+    pool_size: Annotated[int, Ge(1), Le(1000)] = 20
+    max_overflow: Annotated[int, Ge(0), Le(1000)] = 30
+    pool_timeout: Annotated[float, Gt(0), Le(3600)] = 30.0
+    pool_recycle: Annotated[int, Ge(-1), Le(86400)] = 1800
+    pool_pre_ping: bool = True
+    connect_retries: Annotated[int, Ge(0), Le(20)] = 3
+    connect_retry_initial_delay: Annotated[float, Ge(0), Le(60)] = 0.5
+    connect_retry_max_delay: Annotated[float, Ge(0), Le(300)] = 10.0
+    connect_timeout: Annotated[float, Gt(0), Le(300)] = 10.0
+    statement_timeout: Annotated[int, Ge(0), Le(86_400_000)] | None = None
+    lock_timeout: Annotated[int, Ge(0), Le(86_400_000)] | None = None
+    echo: bool = False
+    pgbouncer: bool = False
+    slow_query_ms: Annotated[float, Ge(0), Le(3_600_000)] = 100.0
+    application_name: Annotated[str, Field(min_length=1, max_length=63)] = "personal-assistant"
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _check_url(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        normalize_database_url(raw)  # raises ValueError naming the problem
+        return raw
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The asyncpg URL, password included: pass it to drivers, never print it."""
+        if self.url is None:
+            raise ConfigurationError(
+                "DATABASE_URL is not set; start the embedded server "
+                "(personal_assistant.database.embedded) or set DATABASE_URL"
+            )
+        return normalize_database_url(self.url.get_secret_value())
+
+    @property
+    def masked_url(self) -> str:
+        """The URL safe for logs, errors and endpoints."""
+        if self.url is None:
+            return "<unset>"
+        return mask_url(self.sqlalchemy_url)
+
+    @property
+    def capacity(self) -> int:
+        """Most connections the pool will ever open at once."""
+        return self.pool_size + self.max_overflow
+
+    def with_url(self, url: str) -> DatabaseConfig:
+        """A copy of this config pointing at ``url`` (validated)."""
+        normalize_database_url(url)
+        return self.model_copy(update={"url": SecretStr(url)})
+
+    def server_settings(self) -> dict[str, str]:
+        """Session parameters sent in the startup packet of every connection."""
+        settings = {"application_name": self.application_name}
+        if self.statement_timeout is not None:
+            settings["statement_timeout"] = str(self.statement_timeout)
+        if self.lock_timeout is not None:
+            settings["lock_timeout"] = str(self.lock_timeout)
+        return settings
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            retries=self.connect_retries,
+            initial_delay=self.connect_retry_initial_delay,
+            max_delay=self.connect_retry_max_delay,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DatabaseConfig(url={self.masked_url!r}, pool_size={self.pool_size}, "
+            f"max_overflow={self.max_overflow}, pool_timeout={self.pool_timeout:g})"
+        )
+
+    __str__ = __repr__
+
+
+def _allowed_range(field_name: str) -> str:
+    """Describe the bounds declared on a ``DatabaseConfig`` field, e.g. ``1..1000``."""
+    field = DatabaseConfig.model_fields[field_name]
+    low: Any = None
+    high: Any = None
+    for meta in field.metadata:
+        if isinstance(meta, Ge | Gt):
+            low = f">={meta.ge}" if isinstance(meta, Ge) else f">{meta.gt}"
+        if isinstance(meta, Le):
+            high = meta.le
+    if field.annotation is bool:
+        return "true or false"
+    if low is not None and high is not None:
+        return f"{low} and <={high}"
+    if field_name == "url":
+        return "postgresql://, postgres:// or postgresql+asyncpg:// URL"
+    return low or "see docs/configuration.md"
+
+
+def _config_error(exc: ValidationError, env: Mapping[str, str]) -> ConfigurationError:
+    """Turn pydantic's error into one naming the environment variable and its range."""
+    lines = []
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        var = f"{ENV_PREFIX}{name.upper()}"
+        shown = "<hidden>" if name == "url" else repr(env.get(var, ""))
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{var}={shown} is invalid: {msg} (allowed: {_allowed_range(name)})")
+    return ConfigurationError("; ".join(lines))
+
+
+def load_database_config(**overrides: Any) -> DatabaseConfig:
+    """Read ``DatabaseConfig`` from the environment, converting errors to ``ConfigurationError``."""
+    try:
+        return DatabaseConfig(**overrides)
+    except ValidationError as exc:
+        raise _config_error(exc, os.environ) from None
+
+
+@lru_cache(maxsize=1)
+def get_database_config() -> DatabaseConfig:
+    """The process-wide settings, read once (tests call ``get_database_config.cache_clear()``)."""
+    return load_database_config()
+
+
+def create_engine_from_config(
+    config: DatabaseConfig, stats: PoolStatsCollector | None = None
+) -> AsyncEngine:
+    """Build the async engine and its instrumented pool from ``config``.
+
+    Connections are opened by :func:`make_async_creator`, which retries with
+    exponential backoff and jitter; statements are never retried, because one that
+    failed half-way may already have had side effects.
+    """
+    from personal_assistant.database.pool_stats import InstrumentedAsyncPool
+
+    url = config.sqlalchemy_url
+    collector = stats or PoolStatsCollector(config.pool_size, config.max_overflow)
+    holder: dict[str, AsyncEngine] = {}
+    async_connect = make_async_creator(
+        url,
+        policy=config.retry_policy(),
+        connect_timeout=config.connect_timeout,
+        server_settings=config.server_settings(),
+        statement_cache_size=0 if config.pgbouncer else 100,
+        masked_url=mask_url(url),
+    )
+
+    def creator() -> Any:
+        # The adapted DB-API connect is what SQLAlchemy itself would call; going
+        # through it keeps SQLAlchemy's asyncpg adaptation while letting us pass
+        # the prepared-statement cache size (zero behind PgBouncer).
+        dbapi = holder["engine"].sync_engine.dialect.dbapi
+        assert dbapi is not None
+        return dbapi.connect(
+            async_creator_fn=async_connect,
+            prepared_statement_cache_size=0 if config.pgbouncer else 100,
+        )
+
+    engine = create_async_engine(
+        url,
+        creator=creator,
+        poolclass=InstrumentedAsyncPool,
+        pool_size=config.pool_size,
+        max_overflow=config.max_overflow,
+        pool_timeout=config.pool_timeout,
+        pool_recycle=config.pool_recycle,
+        pool_pre_ping=config.pool_pre_ping,
+        echo=config.echo,
+        hide_parameters=True,
+    )
+    holder["engine"] = engine
+    collector.attach(engine)
+    return engine

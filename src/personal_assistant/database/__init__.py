@@ -1,0 +1,1 @@
+"""Engine lifecycle, sessions, pool statistics, migrations and queries."""

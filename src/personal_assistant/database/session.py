@@ -1,0 +1,161 @@
+"""Engine lifecycle and sessions.
+
+One engine per process, opened by :func:`init_engine` (the FastAPI lifespan calls it)
+and closed by :func:`dispose_engine`. Sessions come from :data:`SessionLocal` (an
+``async_sessionmaker`` bound at ``init_engine``), the FastAPI dependency
+:func:`get_db_session` (alias ``get_db``) or the :func:`session_scope` context manager.
+
+Every path closes its session in a ``finally`` shielded from cancellation, so a
+request cancelled mid-query (client gone, timeout) still returns its connection to the
+pool instead of leaking it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from personal_assistant.config.database import DatabaseConfig, create_engine_from_config
+from personal_assistant.database.errors import EngineNotInitializedError
+from personal_assistant.database.pool_stats import PoolStats, PoolStatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: The conventional session factory name; bound to the engine by ``init_engine``.
+SessionLocal: async_sessionmaker[AsyncSession] = async_sessionmaker(
+    class_=AsyncSession, expire_on_commit=False
+)
+
+
+@dataclass
+class EngineState:
+    """What ``init_engine`` set up, kept together so it is disposed together."""
+
+    engine: AsyncEngine
+    config: DatabaseConfig
+    stats: PoolStatsCollector
+
+
+_state: EngineState | None = None
+
+#: Callbacks run on each new engine (e.g. the query performance tracker attaches here).
+EngineHook = Callable[[AsyncEngine, DatabaseConfig], None]
+
+
+async def init_engine(
+    config: DatabaseConfig, *, verify: bool = True, hooks: tuple[EngineHook, ...] = ()
+) -> AsyncEngine:
+    """Create the process-wide engine from ``config`` and bind ``SessionLocal`` to it.
+
+    With ``verify`` (the default) one connection is opened at once, so a wrong URL or
+    an unreachable server fails start-up (after the configured retries) rather than
+    the first request.
+    """
+    global _state
+    if _state is not None:
+        await dispose_engine()
+    stats = PoolStatsCollector(config.pool_size, config.max_overflow)
+    engine = create_engine_from_config(config, stats)
+    for hook in hooks:
+        hook(engine, config)
+    if verify:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except BaseException:
+            await engine.dispose()
+            raise
+    SessionLocal.configure(bind=engine)
+    _state = EngineState(engine=engine, config=config, stats=stats)
+    logger.info(
+        "database engine ready: %s (pool_size=%d, max_overflow=%d)",
+        config.masked_url,
+        config.pool_size,
+        config.max_overflow,
+    )
+    return engine
+
+
+async def dispose_engine() -> None:
+    """Close every pooled connection and forget the engine (idempotent)."""
+    global _state
+    state, _state = _state, None
+    SessionLocal.configure(bind=None)
+    if state is not None:
+        await state.engine.dispose()
+
+
+def _current() -> EngineState:
+    if _state is None:
+        raise EngineNotInitializedError()
+    return _state
+
+
+def get_engine() -> AsyncEngine:
+    """The engine created by ``init_engine``."""
+    return _current().engine
+
+
+def get_config() -> DatabaseConfig:
+    """The settings the current engine was built from."""
+    return _current().config
+
+
+def get_pool_stats() -> PoolStats:
+    """Live pool figures for the current engine (see ``docs/connection-pooling.md``)."""
+    return _current().stats.snapshot()
+
+
+def get_stats_collector() -> PoolStatsCollector:
+    return _current().stats
+
+
+def new_session() -> AsyncSession:
+    """A session bound to the current engine (caller closes it)."""
+    return SessionLocal(bind=get_engine())
+
+
+async def _close_shielded(session: AsyncSession) -> None:
+    # Shielded: if the caller is being cancelled, the close still completes and the
+    # connection goes back to the pool; the cancellation is re-raised afterwards.
+    await asyncio.shield(session.close())
+
+
+async def get_db_session() -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: one session per request, rolled back on error, always closed.
+
+    It does not commit: the endpoint decides (``await session.commit()``), as in the
+    usual FastAPI pattern; use :func:`session_scope` for commit-on-success.
+    """
+    session = new_session()
+    try:
+        yield session
+    except BaseException:
+        await asyncio.shield(session.rollback())
+        raise
+    finally:
+        await _close_shielded(session)
+
+
+#: Conventional alias.
+get_db = get_db_session
+
+
+@asynccontextmanager
+async def session_scope() -> AsyncIterator[AsyncSession]:
+    """``async with session_scope() as s:`` commits on success, rolls back on error."""
+    session = new_session()
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await asyncio.shield(session.rollback())
+        raise
+    finally:
+        await _close_shielded(session)

@@ -1,0 +1,6 @@
+"""Test configuration: fixtures live in plugin modules under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+    "tests.fixtures.app",
+]
