@@ -1,0 +1,1 @@
+"""The ``pa-db`` command line."""

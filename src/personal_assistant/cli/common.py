@@ -1,0 +1,47 @@
+"""What every ``pa-db`` command shares: reaching the database and reporting errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_assistant.config.database import (
+    DatabaseConfig,
+    create_engine_from_config,
+    load_database_config,
+)
+from personal_assistant.database.embedded import start_embedded
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def resolve_config(database_url: str | None = None, *, pool_size: int = 5) -> DatabaseConfig:
+    """Settings from the environment, with ``--database-url`` taking precedence."""
+    overrides: dict[str, object] = {"pool_size": pool_size, "max_overflow": 5}
+    if database_url:
+        overrides["url"] = database_url
+    return load_database_config(**overrides)
+
+
+@asynccontextmanager
+async def cli_engine(
+    database_url: str | None = None, *, data_dir: Path = Path(".pa-data")
+) -> AsyncIterator[AsyncEngine]:
+    """An engine for one command; the embedded server when no URL is configured."""
+    config = resolve_config(database_url)
+    embedded = None
+    if config.url is None:
+        embedded = start_embedded(data_dir)
+        config = config.with_url(embedded.url)
+    engine = create_engine_from_config(config)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,70 @@
+"""``pa-db``: the command line for migrations, performance, optimization and serving.
+
+Root errors of each area map to exit codes here, once: a ``DatabaseError`` or a
+``MigrationError`` prints its message (no traceback) and exits 1; bad settings exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from personal_assistant.cli import migrate, optimize, perf, seed
+from personal_assistant.cli.common import err_console
+from personal_assistant.database.errors import ConfigurationError, DatabaseError
+from personal_assistant.database.migrations.errors import MigrationError
+
+app = typer.Typer(
+    name="pa-db",
+    help="Personal Assistant database platform: migrations, health, performance, optimizer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(migrate.app, name="migrate")
+app.add_typer(perf.app, name="perf")
+app.command("optimize")(optimize.optimize)
+app.command("seed")(seed.seed)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to bind"),
+    port: int = typer.Option(8000, help="port to bind"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+) -> None:
+    """Serve the app; with DATABASE_URL unset, on the embedded PostgreSQL in ./.pa-data/.
+
+    On the embedded server, pending migrations and a small demo data set are applied
+    at start so that /dashboard shows live figures at once.
+    """
+    import uvicorn
+
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("PA_AUTO_MIGRATE", "true")
+        os.environ.setdefault("PA_DEMO_DATA", "true")
+    uvicorn.run(
+        "apps.fastapi_app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def main() -> None:
+    """Entry point: run the app, mapping root errors to exit codes."""
+    try:
+        app()
+    except ConfigurationError as exc:
+        err_console.print(f"[bold red]configuration error:[/] {exc}")
+        sys.exit(2)
+    except (DatabaseError, MigrationError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
