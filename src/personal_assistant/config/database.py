@@ -84,8 +84,8 @@ class DatabaseConfig(BaseSettings):
     connect_retry_initial_delay: Annotated[float, Ge(0), Le(60)] = 0.5
     connect_retry_max_delay: Annotated[float, Ge(0), Le(300)] = 10.0
     connect_timeout: Annotated[float, Gt(0), Le(300)] = 10.0
-    statement_timeout: Annotated[int, Ge(0), Le(86_400_000)] | None = None
-    lock_timeout: Annotated[int, Ge(0), Le(86_400_000)] | None = None
+    statement_timeout: int | None = Field(default=None, ge=0, le=86_400_000)
+    lock_timeout: int | None = Field(default=None, ge=0, le=86_400_000)
     echo: bool = False
     pgbouncer: bool = False
     slow_query_ms: Annotated[float, Ge(0), Le(3_600_000)] = 100.0

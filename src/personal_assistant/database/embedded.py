@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,10 @@ class EmbeddedPostgres:
 def start_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> EmbeddedPostgres:
     """Start (or attach to) the embedded server and ensure the app database exists."""
     try:
-        import pgserver
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is a dependency
         raise EmbeddedServerError(
             "DATABASE_URL is unset and the embedded server (pgserver) is not installed"

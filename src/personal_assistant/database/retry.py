@@ -97,7 +97,7 @@ def make_async_creator(
         retrying = AsyncRetrying(
             stop=stop_after_attempt(policy.attempts),
             wait=wait_exponential_jitter(
-                initial=policy.initial_delay, max=policy.max_delay, jitter=policy.jitter
+                multiplier=policy.initial_delay, max=policy.max_delay, jitter=policy.jitter
             ),
             retry=retry_if_exception(is_transient_connect_error),
             before_sleep=_log_retry,
