@@ -1,0 +1,106 @@
+"""``pa-db migrate lint``: judge migration files before they reach production.
+
+Exit codes: 0 nothing blocks, 1 at least one error-level finding, 2 usage or parse
+error (a path that does not exist, SQL that does not parse, an unreachable database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from personal_assistant.cli.common import err_console
+from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY
+from personal_assistant.database.migrations.validation import (
+    DatabaseFacts,
+    LintResult,
+    MigrationParseError,
+    Statement,
+    fetch_table_facts,
+    lint_statements,
+    parse_statements,
+    referenced_relations,
+    up_section,
+)
+from personal_assistant.database.migrations.validation.report import render_json, render_text
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+FORMATS = ("text", "json")
+
+app = typer.Typer(help="Lint migrations for operations that lock or lose data.")
+
+
+def _sql_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.sql")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
+    return files
+
+
+def _parse(file: Path) -> tuple[tuple[Statement, ...], bool]:
+    text = file.read_text(encoding="utf-8")
+    section = up_section(text, str(file))
+    statements = parse_statements(section.sql, path=str(file), first_line=section.first_line)
+    return statements, section.in_transaction
+
+
+async def _facts(database_url: str, names: frozenset[str]) -> DatabaseFacts:
+    # Imported here: the engine factory pulls in settings only this path needs.
+    from personal_assistant.cli.common import cli_engine
+
+    async with cli_engine(database_url) as engine, engine.connect() as conn:
+        return await fetch_table_facts(conn, names)
+
+
+@app.command()
+def lint(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="migration files, plain .sql files or directories "
+            "(default: the application's migrations directory)"
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="read table sizes and column types from here"),
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Lint migrations: locks on large tables, rewrites, data loss, risky types."""
+    if format not in FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    parsed: list[tuple[Path, tuple[Statement, ...], bool]] = []
+    try:
+        for file in _sql_files(paths or [DEFAULT_DIRECTORY]):
+            statements, in_transaction = _parse(file)
+            parsed.append((file, statements, in_transaction))
+    except MigrationParseError as exc:
+        err_console.print(f"parse error: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        err_console.print(f"cannot read: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from exc
+    facts = None
+    if database_url:
+        names = referenced_relations([s for _, stmts, _ in parsed for s in stmts])
+        try:
+            facts = asyncio.run(_facts(database_url, names))
+        except (SQLAlchemyError, OSError) as exc:
+            err_console.print(f"cannot read table facts: {exc}", markup=False)
+            raise typer.Exit(EXIT_USAGE) from exc
+    results: list[LintResult] = [
+        lint_statements(stmts, path=str(file), in_transaction=tx, facts=facts)
+        for file, stmts, tx in parsed
+    ]
+    typer.echo(render_json(results) if format == "json" else render_text(results))
+    raise typer.Exit(EXIT_FINDINGS if any(r.errors for r in results) else EXIT_OK)

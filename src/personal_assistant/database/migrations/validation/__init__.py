@@ -1,0 +1,64 @@
+"""Migration safety validator: PostgreSQL's parser, lock-aware rules, table facts.
+
+``lint_sql`` / ``lint_file`` parse each statement with pglast, apply the rules in
+:mod:`.rules` and return a :class:`LintResult` of :class:`Finding` values. Pass
+:class:`DatabaseFacts` (from :func:`fetch_table_facts`) to let size-dependent rules
+tell a 10-row table from a 10-million-row one; without facts every existing table is
+judged as large. A ``-- pa:allow RULE reason`` comment on the line before a statement
+allows that rule for that statement and records the reason.
+"""
+
+from __future__ import annotations
+
+from personal_assistant.database.migrations.validation.context import (
+    ColumnType,
+    DatabaseFacts,
+    LintSettings,
+    Severity,
+    TableFacts,
+)
+from personal_assistant.database.migrations.validation.engine import (
+    Finding,
+    LintResult,
+    lint_file,
+    lint_sql,
+    lint_statements,
+    lint_text,
+)
+from personal_assistant.database.migrations.validation.errors import (
+    MigrationParseError,
+    ValidationError,
+)
+from personal_assistant.database.migrations.validation.facts import fetch_table_facts, lint_against
+from personal_assistant.database.migrations.validation.rules import CATALOGUE
+from personal_assistant.database.migrations.validation.statements import (
+    Section,
+    Statement,
+    parse_statements,
+    referenced_relations,
+    up_section,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "ColumnType",
+    "DatabaseFacts",
+    "Finding",
+    "LintResult",
+    "LintSettings",
+    "MigrationParseError",
+    "Section",
+    "Severity",
+    "Statement",
+    "TableFacts",
+    "ValidationError",
+    "fetch_table_facts",
+    "lint_against",
+    "lint_file",
+    "lint_sql",
+    "lint_statements",
+    "lint_text",
+    "parse_statements",
+    "referenced_relations",
+    "up_section",
+]

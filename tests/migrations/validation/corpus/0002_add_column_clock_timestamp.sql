@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE events ADD COLUMN ingested_at timestamptz DEFAULT clock_timestamp();
+
+-- migrate:down
+-- irreversible: restore from backup

@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);
+
+-- migrate:down
+-- irreversible: restore from backup

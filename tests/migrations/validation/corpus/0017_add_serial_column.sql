@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE events ADD COLUMN seq bigserial;
+
+-- migrate:down
+-- irreversible: restore from backup

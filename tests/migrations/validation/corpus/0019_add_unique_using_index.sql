@@ -1,0 +1,6 @@
+-- expect: safe
+-- migrate:up
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;
+
+-- migrate:down
+-- irreversible: restore from backup

@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER DOMAIN email_address ADD CONSTRAINT email_has_at CHECK (VALUE LIKE '%@%');
+
+-- migrate:down
+-- irreversible: restore from backup

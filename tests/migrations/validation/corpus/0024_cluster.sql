@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+CLUSTER users USING users_pkey;
+
+-- migrate:down
+-- irreversible: restore from backup

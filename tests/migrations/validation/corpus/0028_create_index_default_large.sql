@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+CREATE INDEX users_email_idx ON users (email);
+
+-- migrate:down
+-- irreversible: restore from backup

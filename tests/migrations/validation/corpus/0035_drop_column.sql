@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE users DROP COLUMN legacy_flag;
+
+-- migrate:down
+-- irreversible: restore from backup

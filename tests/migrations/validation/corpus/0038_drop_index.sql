@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+DROP INDEX users_email_idx;
+
+-- migrate:down
+-- irreversible: restore from backup

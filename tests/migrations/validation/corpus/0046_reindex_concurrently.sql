@@ -1,0 +1,7 @@
+-- expect: safe
+-- migrate:no-transaction
+-- migrate:up
+REINDEX (CONCURRENTLY) TABLE users;
+
+-- migrate:down
+-- irreversible: restore from backup

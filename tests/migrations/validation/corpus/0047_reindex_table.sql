@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+REINDEX TABLE users;
+
+-- migrate:down
+-- irreversible: restore from backup

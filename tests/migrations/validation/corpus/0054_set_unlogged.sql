@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE events SET UNLOGGED;
+
+-- migrate:down
+-- irreversible: restore from backup

@@ -1,0 +1,6 @@
+-- expect: dangerous
+-- migrate:up
+TRUNCATE sessions;
+
+-- migrate:down
+-- irreversible: restore from backup

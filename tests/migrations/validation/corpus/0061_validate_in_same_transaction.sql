@@ -1,0 +1,7 @@
+-- expect: dangerous
+-- migrate:up
+ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive;
+
+-- migrate:down
+-- irreversible: restore from backup
