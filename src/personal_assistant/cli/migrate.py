@@ -1,0 +1,295 @@
+"""``pa-db migrate``: status, up, down, verify, new, baseline, repair and lint.
+
+Each command is a thin shell over :class:`MigrationManager`: it builds the engine
+(``--database-url``, else ``DATABASE_URL``, else the embedded server), calls one
+method and renders the result. Errors are ``MigrationError`` subclasses, which
+``pa-db``'s entry point prints without a traceback and turns into exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from personal_assistant.cli.common import cli_engine, console
+from personal_assistant.cli.lint import lint
+from personal_assistant.database.migrations import (
+    Event,
+    MigrationManager,
+    MigrationStatus,
+    RunnerSettings,
+    State,
+    StepResult,
+)
+from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY, create_file
+from personal_assistant.database.migrations.verify import VerifyReport
+
+app = typer.Typer(help="Versioned SQL migrations with verified rollbacks.", no_args_is_help=True)
+app.command("lint")(lint)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="target database; default DATABASE_URL, else embedded"),
+]
+Directory = Annotated[
+    Path | None, typer.Option("--directory", "-d", help="migration files (default: built-in)")
+]
+Schema = Annotated[str, typer.Option("--schema", help="schema of the schema_migrations table")]
+LockTimeout = Annotated[int, typer.Option("--lock-timeout", min=0, help="lock_timeout, ms")]
+StatementTimeout = Annotated[
+    int, typer.Option("--statement-timeout", min=0, help="statement_timeout, ms (0: none)")
+]
+LockRetries = Annotated[int, typer.Option("--lock-retries", min=0, help="retries on lock timeout")]
+WaitTimeout = Annotated[
+    float, typer.Option("--wait-timeout", min=0, help="seconds to wait for another runner")
+]
+
+_STATE_STYLE = {
+    State.APPLIED: "green",
+    State.PENDING: "yellow",
+    State.MISSING: "red",
+    State.CHANGED: "bold red",
+    State.FAILED: "bold red",
+}
+
+
+@asynccontextmanager
+async def _manager(
+    database_url: str | None,
+    directory: Path | None,
+    schema: str,
+    settings: RunnerSettings | None = None,
+    on_event: Any = None,
+) -> AsyncIterator[MigrationManager]:
+    async with cli_engine(database_url) as engine:
+        yield MigrationManager(
+            engine, directory, schema=schema, settings=settings, on_event=on_event
+        )
+
+
+def _status_rows(status: MigrationStatus) -> list[dict[str, Any]]:
+    rows = []
+    for e in status.entries:
+        row = e.row
+        rows.append(
+            {
+                "version": e.version,
+                "description": e.description,
+                "file": e.file_name,
+                "state": str(e.state),
+                "applied_at": row.applied_at.isoformat() if row and row.applied_at else None,
+                "applied_by": row.applied_by if row else None,
+                "execution_ms": row.execution_ms if row else None,
+                "checksum": row.checksum if row else (e.file.checksum if e.file else None),
+                "error": row.error if row else None,
+            }
+        )
+    return rows
+
+
+@app.command()
+def status(
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Show applied, pending, missing-file, changed-checksum and failed migrations."""
+
+    async def run() -> MigrationStatus:
+        async with _manager(database_url, directory, schema) as manager:
+            return await manager.status()
+
+    rows = _status_rows(asyncio.run(run()))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="migrations")
+    for column in ("version", "description", "state", "applied at", "by", "ms", "checksum"):
+        table.add_column(column)
+    for r in rows:
+        style = _STATE_STYLE[State(r["state"])]
+        table.add_row(
+            str(r["version"]),
+            r["description"],
+            f"[{style}]{r['state']}[/]",
+            (r["applied_at"] or "")[:19],
+            r["applied_by"] or "",
+            "" if r["execution_ms"] is None else str(r["execution_ms"]),
+            (r["checksum"] or "")[:12],
+        )
+    console.print(table)
+
+
+def _print_sql(title: str, sql: str) -> None:
+    console.rule(title)
+    console.print(Syntax(sql.strip(), "sql", word_wrap=True))
+
+
+def _report(results: Sequence[StepResult], verb: str) -> None:
+    if not results:
+        console.print("[green]nothing to do[/]: the database is up to date")
+        return
+    for r in results:
+        console.print(f"[green]{verb}[/] {r.file_name} in {r.execution_ms} ms")
+
+
+@app.command()
+def up(
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+    to: Annotated[int | None, typer.Option("--to", help="stop after this version")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the SQL only")] = False,
+    allow_dangerous: Annotated[
+        bool, typer.Option("--allow-dangerous", help="apply despite validator errors")
+    ] = False,
+    lock_timeout: LockTimeout = 2000,
+    statement_timeout: StatementTimeout = 0,
+    lock_retries: LockRetries = 3,
+    wait_timeout: WaitTimeout = 300.0,
+) -> None:
+    """Apply pending migrations in order, each in its own transaction."""
+    settings = RunnerSettings(
+        lock_timeout_ms=lock_timeout,
+        statement_timeout_ms=statement_timeout,
+        lock_retries=lock_retries,
+        wait_timeout_s=wait_timeout,
+    )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task("migrating", total=None)
+
+    def on_event(event: Event) -> None:
+        if event.kind == "start":
+            progress.update(task, description=f"applying {event.file_name}")
+        elif event.kind == "retry":
+            progress.console.print(f"[yellow]retrying[/] {event.file_name}: {event.detail}")
+        else:
+            progress.advance(task)
+
+    async def run() -> list[StepResult]:
+        async with _manager(database_url, directory, schema, settings, on_event) as manager:
+            plan = await manager.plan_upgrade(to)
+            if dry_run:
+                for f in plan:
+                    _print_sql(f"{f.file_name} (up)", f.up.sql)
+                return []
+            progress.update(task, total=len(plan))
+            with progress:
+                return await manager.upgrade(to, allow_dangerous=allow_dangerous)
+
+    results = asyncio.run(run())
+    if not dry_run:
+        _report(results, "applied")
+
+
+@app.command()
+def down(
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+    to: Annotated[int | None, typer.Option("--to", help="roll back above this version")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="how many")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the SQL only")] = False,
+    lock_timeout: LockTimeout = 2000,
+    statement_timeout: StatementTimeout = 0,
+) -> None:
+    """Roll back with the stored down SQL, newest first (default: the newest one)."""
+    if to is not None and steps is not None:
+        raise typer.BadParameter("give --to or --steps, not both")
+    settings = RunnerSettings(lock_timeout_ms=lock_timeout, statement_timeout_ms=statement_timeout)
+
+    async def run() -> list[StepResult]:
+        async with _manager(database_url, directory, schema, settings) as manager:
+            if dry_run:
+                for row in await manager.plan_downgrade(to, steps=steps):
+                    _print_sql(f"{row.file_name} (down)", row.down_sql or "-- no down section")
+                return []
+            return await manager.downgrade(to, steps=steps)
+
+    results = asyncio.run(run())
+    if not dry_run:
+        _report(results, "rolled back")
+
+
+def _print_verify(report: VerifyReport) -> None:
+    table = Table(title="rollback verification (scratch database)")
+    for column in ("version", "file", "result", "details"):
+        table.add_column(column)
+    for r in report.results:
+        style = "green" if r.ok else "bold red"
+        details = "\n".join([*(str(d) for d in r.differences), r.error]).strip()
+        table.add_row(str(r.version), r.file_name, f"[{style}]{r.outcome}[/]", details)
+    console.print(table)
+
+
+@app.command()
+def verify(
+    database_url: DatabaseUrl = None, directory: Directory = None, schema: Schema = "public"
+) -> None:
+    """Prove every migration's rollback: up, snapshot, down, compare, up again."""
+
+    async def run() -> VerifyReport:
+        async with _manager(database_url, directory, schema) as manager:
+            return await manager.verify()
+
+    report = asyncio.run(run())
+    _print_verify(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="what it does")], directory: Directory = None
+) -> None:
+    """Create the next numbered migration file from the template."""
+    path = create_file(directory or DEFAULT_DIRECTORY, name)
+    console.print(f"created {path}")
+
+
+@app.command()
+def baseline(
+    version: Annotated[int, typer.Argument(help="the version the database is already at")],
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+) -> None:
+    """Mark an existing database as being at VERSION without running anything."""
+
+    async def run() -> list[int]:
+        async with _manager(database_url, directory, schema) as manager:
+            return await manager.baseline(version)
+
+    marked = asyncio.run(run())
+    console.print(f"marked as applied: {', '.join(map(str, marked)) or 'nothing'}")
+
+
+@app.command()
+def repair(
+    database_url: DatabaseUrl = None, directory: Directory = None, schema: Schema = "public"
+) -> None:
+    """Re-record checksums after a reviewed edit; clear cleaned-up failed migrations."""
+
+    async def run() -> list[int]:
+        async with _manager(database_url, directory, schema) as manager:
+            return await manager.repair()
+
+    touched = asyncio.run(run())
+    console.print(f"repaired: {', '.join(map(str, touched)) or 'nothing to repair'}")

@@ -1,0 +1,198 @@
+"""``MigrationManager``: the public face of the migration system.
+
+A thin facade: files come from :mod:`.files`, decisions from :mod:`.plan` (pure), the
+validator gate from :mod:`.safety`, database work from :mod:`.runner` under the lock
+of :mod:`.lock`, rollback proofs from :mod:`.verify`. The CLI and the app lifespan
+use only this class::
+
+    async with MigrationManager(engine) as manager:
+        await manager.upgrade()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from personal_assistant.config.database import normalize_database_url
+from personal_assistant.database.migrations.errors import DirtyDatabaseError
+from personal_assistant.database.migrations.files import (
+    DEFAULT_DIRECTORY,
+    MigrationFile,
+    create_file,
+    load_directory,
+)
+from personal_assistant.database.migrations.leftovers import (
+    describe,
+    invalid_indexes,
+    named_indexes,
+)
+from personal_assistant.database.migrations.lock import lock_key, migration_lock
+from personal_assistant.database.migrations.plan import (
+    AppliedMigration,
+    Entry,
+    MigrationStatus,
+    State,
+)
+from personal_assistant.database.migrations.runner import (
+    EventCallback,
+    Runner,
+    RunnerSettings,
+    StepResult,
+)
+from personal_assistant.database.migrations.tracking import DEFAULT_TABLE, Tracking
+from personal_assistant.database.migrations.verify import VerifyReport, verify_files
+
+
+class MigrationManager:
+    """Status, upgrade, downgrade, verify, repair and baseline for one directory."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine | str,
+        directory: Path | None = None,
+        *,
+        schema: str = "public",
+        table: str = DEFAULT_TABLE,
+        settings: RunnerSettings | None = None,
+        on_event: EventCallback | None = None,
+    ) -> None:
+        self._owns_engine = isinstance(engine, str)
+        if isinstance(engine, str):
+            engine = create_async_engine(normalize_database_url(engine), poolclass=NullPool)
+        self.engine = engine
+        self.directory = directory or DEFAULT_DIRECTORY
+        self.tracking = Tracking(schema, table)
+        self.settings = settings or RunnerSettings()
+        self.on_event = on_event
+
+    async def aclose(self) -> None:
+        """Dispose the engine if this manager created it from a URL."""
+        if self._owns_engine:
+            await self.engine.dispose()
+
+    async def __aenter__(self) -> MigrationManager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def files(self) -> tuple[MigrationFile, ...]:
+        """Parse every file now, so a malformed one fails before any SQL runs."""
+        return load_directory(self.directory)
+
+    async def status(self) -> MigrationStatus:
+        """Applied, pending, missing-file, changed-checksum and failed migrations."""
+        files = self.files()
+        async with self.engine.connect() as conn:
+            rows = await self.tracking.rows(conn)
+        return MigrationStatus.build(files, rows)
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, MigrationStatus]]:
+        files = self.files()
+        key = lock_key(self.tracking.schema, self.tracking.table.name)
+        s = self.settings
+        async with migration_lock(
+            self.engine, key, timeout_s=s.wait_timeout_s, poll_s=s.poll_interval_s
+        ) as conn:
+            await self.tracking.ensure(conn)
+            # Read only now: a runner that waited must see what the previous one did.
+            yield conn, MigrationStatus.build(files, await self.tracking.rows(conn))
+
+    def _runner(self, conn: AsyncConnection) -> Runner:
+        return Runner(self.engine, self.tracking, self.settings, conn, self.on_event)
+
+    async def plan_upgrade(self, to: int | None = None) -> tuple[MigrationFile, ...]:
+        """What ``upgrade(to)`` would apply (read-only: takes no lock, creates nothing)."""
+        return (await self.status()).upgrade_plan(to)
+
+    async def upgrade(
+        self, to: int | None = None, *, dry_run: bool = False, allow_dangerous: bool = False
+    ) -> list[StepResult]:
+        """Apply pending migrations up to ``to`` (all by default), oldest first.
+
+        Validates checksums, files and the validator's findings first; with
+        ``dry_run`` stops there and returns what would run (``attempts == 0``).
+        """
+        if dry_run:
+            planned = await self.plan_upgrade(to)
+            return [StepResult(f.version, f.file_name, "up", 0, 0) for f in planned]
+        from personal_assistant.database.migrations.safety import check_pending
+
+        async with self._locked() as (conn, status):
+            plan = status.upgrade_plan(to)
+            allowed = await check_pending(conn, plan, allow_dangerous=allow_dangerous)
+            runner = self._runner(conn)
+            return [await runner.apply(f, allowed.get(f.version, [])) for f in plan]
+
+    async def plan_downgrade(
+        self, to: int | None = None, *, steps: int | None = None
+    ) -> tuple[AppliedMigration, ...]:
+        """What ``downgrade`` would roll back, newest first (read-only)."""
+        return (await self.status()).downgrade_plan(to, steps)
+
+    async def downgrade(
+        self, to: int | None = None, *, steps: int | None = None, dry_run: bool = False
+    ) -> list[StepResult]:
+        """Roll back with the stored down SQL: above ``to``, or ``steps`` (default 1)."""
+        if dry_run:
+            planned = await self.plan_downgrade(to, steps=steps)
+            return [StepResult(r.version, r.file_name, "down", 0, 0) for r in planned]
+        async with self._locked() as (conn, status):
+            plan = status.downgrade_plan(to, steps)
+            runner = self._runner(conn)
+            return [await runner.revert(row) for row in plan]
+
+    async def repair(self) -> list[int]:
+        """Re-record checksums of reviewed edits; clear failed no-transaction records.
+
+        Returns the versions touched. Run it only after reviewing the edit, or after
+        cleaning up what a failed no-transaction migration left behind.
+        """
+        async with self._locked() as (conn, status):
+            touched = []
+            for entry in status.repair_plan():
+                if entry.state is State.FAILED:
+                    await self._clear_failed(conn, entry)
+                elif entry.file is not None:
+                    await self.tracking.set_checksum(conn, entry.file)
+                touched.append(entry.version)
+            return touched
+
+    async def _clear_failed(self, conn: AsyncConnection, entry: Entry) -> None:
+        """Forget a failed no-transaction run, but only once its leftovers are gone."""
+        names = named_indexes(entry.file.up.statements) if entry.file is not None else frozenset()
+        left = [ix for ix in await invalid_indexes(conn) if ix.name in names]
+        if left:
+            preparer = conn.dialect.identifier_preparer
+            raise DirtyDatabaseError(entry.version, entry.file_name, describe(left, preparer))
+        await self.tracking.delete(conn, entry.version)
+
+    async def baseline(self, version: int) -> list[int]:
+        """Mark pending migrations up to ``version`` as applied without running them."""
+        async with self._locked() as (conn, status):
+            files = status.baseline_plan(version)
+            for file in files:
+                await self.tracking.insert(conn, file, success=True, execution_ms=None)
+            return [f.version for f in files]
+
+    async def verify(self) -> VerifyReport:
+        """Prove each migration's rollback in a scratch database (never the target)."""
+        return await verify_files(
+            self.engine, self.files(), tracking=self.tracking, settings=self.settings
+        )
+
+    def new(self, name: str) -> Path:
+        """Create the next numbered migration file from the template."""
+        return create_file(self.directory, name)
