@@ -1,0 +1,9 @@
+"""Health checks, query performance figures, alerts and Prometheus metrics.
+
+The modules here are split by job: pure evaluation (``health``, ``alerts``,
+``aggregate``, ``sketch_codec``, ``fingerprint``) takes data and returns frozen
+dataclasses or plain dicts; I/O lives in ``db_probe``, ``server_stats``, ``baseline``,
+``redis_publish`` and ``webhook``; ``runtime`` runs the background loops. The HTTP
+router is :mod:`personal_assistant.config.monitoring` and the query tracker is
+:mod:`personal_assistant.database.performance`.
+"""

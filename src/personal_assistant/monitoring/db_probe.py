@@ -1,0 +1,83 @@
+"""The database round trip behind ``/health/database`` and ``/health/ready``.
+
+It opens its own asyncpg connection instead of borrowing a pooled one: a health check
+that queues for the pool reports "the pool is busy" as "the database is down", and
+hangs exactly when an operator needs an answer. The whole attempt (connect, query,
+close) runs under one ``asyncio.timeout``, so the endpoint answers within its budget
+whatever the server does (refuses, hangs in the handshake, sleeps in the query).
+Failure reasons name the kind of failure only: no URL, host or password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import asyncpg
+
+from personal_assistant.config.database import DatabaseConfig
+from personal_assistant.monitoring.health import ProbeFailure, ProbeResult
+
+PROBE_SQL = """
+SELECT current_setting('server_version') AS server_version,
+       current_database() AS database,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
+           AS connections,
+       current_setting('max_connections')::int AS max_connections
+"""
+
+
+def _dsn(config: DatabaseConfig) -> str:
+    url = config.sqlalchemy_url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def describe(exc: BaseException, timeout_s: float) -> str:
+    """A readable, secret-free reason for ``exc``."""
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {timeout_s:g} s (database down, overloaded or hung)"
+    if isinstance(exc, asyncpg.PostgresError):
+        return f"server error {exc.sqlstate} ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        # strerror may carry the address ("Connect call failed ('10.0.0.5', 5432)"):
+        # the errno's own text says the same without revealing the topology.
+        return f"cannot connect: {os.strerror(exc.errno) if exc.errno else type(exc).__name__}"
+    return f"connection failed ({type(exc).__name__})"
+
+
+async def _round_trip(config: DatabaseConfig, sql: str, timeout_s: float) -> dict[str, Any]:
+    conn = await asyncpg.connect(
+        _dsn(config),
+        timeout=timeout_s,
+        statement_cache_size=0,
+        server_settings={"application_name": f"{config.application_name[:50]}-health"},
+    )
+    try:
+        row = await conn.fetchrow(sql)
+    finally:
+        # terminate(), not close(): close() waits for the server, which may be the
+        # very thing that is stuck.
+        conn.terminate()
+    assert row is not None
+    return dict(row)
+
+
+async def probe(
+    config: DatabaseConfig, timeout_s: float, *, sql: str | None = None
+) -> ProbeResult | ProbeFailure:
+    """One round trip on a fresh connection, bounded by ``timeout_s`` in total."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            row = await _round_trip(config, sql or PROBE_SQL, timeout_s)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return ProbeFailure(describe(exc, timeout_s), (time.perf_counter() - started) * 1000)
+    return ProbeResult(
+        response_ms=(time.perf_counter() - started) * 1000,
+        server_version=str(row["server_version"]),
+        database=str(row["database"]),
+        connections=int(row["connections"]),
+        max_connections=int(row["max_connections"]),
+    )

@@ -1,0 +1,156 @@
+"""Prometheus exposition built at scrape time from the live figures.
+
+No metric objects live in the global registry: each scrape builds a fresh
+``CollectorRegistry`` around a :class:`FiguresCollector` holding figures gathered just
+before (possibly from every worker through Redis), so several apps in one process never
+collide and gauges are never stale. Histograms are read from the DDSketches' bins.
+
+Names follow OpenTelemetry's database-client semantic conventions where one exists
+(``db.client.connection.count`` → ``db_client_connection_count``, seconds as the unit
+suffix); the rest are prefixed ``pa_``. Connection creation time and pending requests
+are not measured by the pool layer, so those two conventional names are not exported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from personal_assistant.database.latency import LatencySketch
+from personal_assistant.monitoring import sketch_codec
+from personal_assistant.monitoring.aggregate import MergedStatement
+
+#: Bucket bounds in seconds (as OpenTelemetry recommends for db.client.*.duration).
+BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything one scrape exposes."""
+
+    pool: Mapping[str, Any] | None
+    pool_wait: LatencySketch | None
+    pool_use: LatencySketch | None
+    statements: Mapping[str, MergedStatement]
+    slow_total: int
+    alerts: Sequence[Mapping[str, Any]]
+    health_durations: Mapping[str, LatencySketch]
+    workers: int
+    pool_name: str = "default"
+
+
+def _histogram(family: HistogramMetricFamily, labels: list[str], sketch: LatencySketch) -> None:
+    """Add ``sketch`` (milliseconds) to ``family`` as a seconds histogram."""
+    counts = sketch_codec.cumulative_buckets(sketch, [b * 1000 for b in BUCKETS_S])
+    buckets = [(str(b), float(c)) for b, c in zip(BUCKETS_S, counts, strict=False)]
+    buckets.append(("+Inf", float(counts[-1])))
+    family.add_metric(labels, buckets, sketch_codec.sketch_sum(sketch) / 1000)
+
+
+class FiguresCollector(Collector):
+    def __init__(self, figures: Figures) -> None:
+        self.figures = figures
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._pool()
+        yield from self._queries()
+        yield from self._service()
+
+    def _pool(self) -> Iterator[Metric]:
+        f = self.figures
+        if f.pool is None:
+            return
+        name = [f.pool_name]
+        count = GaugeMetricFamily(
+            "db_client_connection_count",
+            "Connections currently in the pool, by state.",
+            labels=["db_client_connection_pool_name", "db_client_connection_state"],
+        )
+        count.add_metric([f.pool_name, "idle"], float(f.pool["checked_in"]))
+        count.add_metric([f.pool_name, "used"], float(f.pool["checked_out"]))
+        yield count
+        for metric, doc, key in (
+            ("db_client_connection_max", "Most connections the pool may open.", "capacity"),
+            ("db_client_connection_idle_max", "Most idle connections kept.", "pool_size"),
+        ):
+            gauge = GaugeMetricFamily(metric, doc, labels=["db_client_connection_pool_name"])
+            gauge.add_metric(name, float(f.pool[key]))
+            yield gauge
+        timeouts = CounterMetricFamily(
+            "db_client_connection_timeouts",
+            "Checkouts that timed out waiting for a connection.",
+            labels=["db_client_connection_pool_name"],
+        )
+        timeouts.add_metric(name, float(f.pool["timeouts"]))
+        yield timeouts
+        for sketch, metric, doc in (
+            (f.pool_wait, "db_client_connection_wait_time_seconds", "Time to obtain a connection."),
+            (f.pool_use, "db_client_connection_use_time_seconds", "Time a connection was held."),
+        ):
+            if sketch is None:
+                continue
+            hist = HistogramMetricFamily(
+                metric, doc, labels=["db_client_connection_pool_name"], unit=""
+            )
+            _histogram(hist, name, sketch)
+            yield hist
+
+    def _queries(self) -> Iterator[Metric]:
+        f = self.figures
+        duration = HistogramMetricFamily(
+            "db_client_operation_duration_seconds",
+            "Statement duration by fingerprint (at most PERF_MAX_FINGERPRINTS, then 'other').",
+            labels=["db_system_name", "fingerprint"],
+        )
+        slow = CounterMetricFamily(
+            "pa_db_slow_queries",
+            "Statements slower than DATABASE_SLOW_QUERY_MS.",
+            labels=["fingerprint"],
+        )
+        for fp, stmt in f.statements.items():
+            _histogram(duration, ["postgresql", fp], stmt.total)
+            slow.add_metric([fp], float(stmt.slow))
+        yield duration
+        yield slow
+        total = CounterMetricFamily("pa_db_slow_queries_all", "Slow statements, all kinds.")
+        total.add_metric([], float(f.slow_total))
+        yield total
+
+    def _service(self) -> Iterator[Metric]:
+        f = self.figures
+        alerts = GaugeMetricFamily(
+            "pa_db_performance_alert_active",
+            "1 while a degradation alert is active.",
+            labels=["kind", "fingerprint"],
+        )
+        for alert in f.alerts:
+            alerts.add_metric([str(alert["kind"]), str(alert.get("fingerprint") or "")], 1.0)
+        yield alerts
+        health = HistogramMetricFamily(
+            "pa_health_check_duration_seconds",
+            "Time the health endpoints took to answer.",
+            labels=["endpoint"],
+        )
+        for endpoint, sketch in f.health_durations.items():
+            _histogram(health, [endpoint], sketch)
+        yield health
+        workers = GaugeMetricFamily("pa_monitoring_workers", "Worker snapshots aggregated.")
+        workers.add_metric([], float(f.workers))
+        yield workers
+
+
+def render(figures: Figures) -> bytes:
+    """The text exposition format for ``figures``."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FiguresCollector(figures))
+    return generate_latest(registry)

@@ -1,0 +1,224 @@
+"""What the health router keeps between requests, and its background loops.
+
+One :class:`MonitoringRuntime` per app (created in the router's lifespan, after the
+engine): it gathers snapshots (this worker's, or every worker's through Redis),
+caches the stored baseline, keeps the alert book, times the health endpoints, and runs
+two loops: publishing this worker's snapshot, and evaluating alerts. With Redis, one
+worker at a time (the holder of a short lease) logs and posts alert transitions, so a
+degradation pages once, not once per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from personal_assistant.database import session as db
+from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.latency import LatencySketch
+from personal_assistant.database.performance import tracker_for
+from personal_assistant.monitoring import aggregate, alerts, server_stats
+from personal_assistant.monitoring.baseline import load_baseline
+from personal_assistant.monitoring.redis_publish import (
+    REDIS_ERRORS,
+    RedisUnavailableError,
+    SnapshotStore,
+)
+from personal_assistant.monitoring.settings import MonitoringSettings
+from personal_assistant.monitoring.snapshot import local_snapshot, new_worker_id
+from personal_assistant.monitoring.webhook import WebhookNotifier
+
+logger = logging.getLogger(__name__)
+alert_logger = logging.getLogger("personal_assistant.monitoring.alerts")
+
+_STORE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisUnavailableError)
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Snapshots to aggregate and a note on where they came from."""
+
+    snapshots: list[dict[str, Any]]
+    aggregation: dict[str, Any]
+
+    @property
+    def pools(self) -> list[dict[str, Any]]:
+        return [s["pool"] for s in self.snapshots if s.get("pool")]
+
+    @property
+    def performances(self) -> list[dict[str, Any]]:
+        return [s["performance"] for s in self.snapshots if s.get("performance")]
+
+
+@dataclass
+class MonitoringRuntime:
+    settings: MonitoringSettings
+    store: SnapshotStore | None = None
+    notifier: WebhookNotifier | None = None
+    worker_id: str = field(default_factory=new_worker_id)
+    book: alerts.AlertBook = field(default_factory=alerts.AlertBook)
+    health_durations: dict[str, LatencySketch] = field(default_factory=dict)
+    leading: bool = True
+    started: float = field(default_factory=time.monotonic)
+    migrations_ok_until: float = float("-inf")
+    _baseline: dict[str, alerts.Baseline] = field(default_factory=dict)
+    _baseline_at: float = float("-inf")
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: MonitoringSettings) -> MonitoringRuntime:
+        store = None
+        if settings.redis_url is not None:
+            store = SnapshotStore(
+                settings.redis_url.get_secret_value(),
+                prefix=settings.redis_key_prefix,
+                ttl_s=settings.worker_snapshot_ttl_s,
+                timeout_s=settings.redis_timeout,
+            )
+        notifier = (
+            WebhookNotifier(settings.alert_webhook_url) if settings.alert_webhook_url else None
+        )
+        return cls(settings=settings, store=store, notifier=notifier, leading=store is None)
+
+    @property
+    def rules(self) -> alerts.AlertRules:
+        s = self.settings
+        return alerts.AlertRules(
+            factor=s.perf_alert_factor,
+            floor_ms=s.perf_alert_floor_ms,
+            overall_p95_ms=s.perf_alert_overall_p95_ms,
+            min_samples=s.perf_alert_min_samples,
+        )
+
+    # -- gathering -------------------------------------------------------------------
+    def local(self) -> dict[str, Any]:
+        """This worker's snapshot (empty parts when the engine is not up)."""
+        try:
+            engine = db.get_engine()
+            collector = db.get_stats_collector()
+        except DatabaseError:
+            return local_snapshot(self.worker_id, None, None)
+        return local_snapshot(self.worker_id, collector, tracker_for(engine))
+
+    async def gather(self) -> Gathered:
+        """Every live worker's snapshot through Redis, or this worker's alone."""
+        mine = self.local()
+        if self.store is None:
+            return Gathered([mine], {"scope": "process", "workers": 1})
+        try:
+            await self.store.publish(self.worker_id, mine)
+            others = [s for s in await self.store.collect() if s["worker"] != self.worker_id]
+        except _STORE_ERRORS as exc:
+            note = {
+                "scope": "process",
+                "workers": 1,
+                "warning": "redis unavailable, figures are this process only "
+                f"({type(exc).__name__})",
+            }
+            return Gathered([mine], note)
+        return Gathered([mine, *others], {"scope": "service", "workers": 1 + len(others)})
+
+    # -- baseline and alerts -----------------------------------------------------------
+    async def baseline(self, *, refresh: bool = False) -> dict[str, alerts.Baseline]:
+        """The stored baseline, re-read at most once per evaluation interval."""
+        due = time.monotonic() - self._baseline_at > self.settings.perf_eval_interval_s
+        if refresh or due:
+            try:
+                async with asyncio.timeout(self.settings.health_db_timeout):
+                    self._baseline = await load_baseline(db.get_engine())
+                self._baseline_at = time.monotonic()
+            except server_stats.ERRORS as exc:
+                logger.warning("could not load the performance baseline: %s", type(exc).__name__)
+        return self._baseline
+
+    def set_baseline(self, baseline: dict[str, alerts.Baseline]) -> None:
+        self._baseline, self._baseline_at = baseline, time.monotonic()
+
+    def check_alerts(
+        self, statements: Mapping[str, aggregate.MergedStatement], baseline: Mapping[str, Any]
+    ) -> tuple[alerts.ActiveAlert, ...]:
+        """Evaluate the rules, record transitions, and report them when leading."""
+        _, window = aggregate.overall(statements.values())
+        current = alerts.evaluate(
+            (s.figures() for s in statements.values()),
+            baseline,
+            window.quantile(0.95),
+            window.count,
+            self.rules,
+        )
+        changes = self.book.update(current, time.time())
+        if self.leading:
+            self._report(changes)
+        return self.book.active
+
+    def _report(self, changes: alerts.Transitions) -> None:
+        for state, group in (("raised", changes.raised), ("cleared", changes.cleared)):
+            for alert in group:
+                payload = {"event": f"alert_{state}", "at": time.time(), **alert.as_dict()}
+                log = alert_logger.warning if state == "raised" else alert_logger.info
+                log(json.dumps(payload))
+                if self.notifier is not None:
+                    self.notifier.notify(payload)
+
+    def observe_health(self, endpoint: str, seconds: float) -> None:
+        self.health_durations.setdefault(endpoint, LatencySketch()).add(seconds * 1000)
+
+    # -- background loops --------------------------------------------------------------
+    async def start(self) -> None:
+        if self.notifier is not None:
+            self.notifier.start()
+        if self.store is not None:
+            self._tasks.append(asyncio.create_task(self._publish_loop(), name="pa-publish"))
+        self._tasks.append(asyncio.create_task(self._evaluate_loop(), name="pa-alerts"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.store is not None:
+            with contextlib.suppress(*_STORE_ERRORS):
+                await self.store.remove(self.worker_id)
+            await self.store.close()
+        if self.notifier is not None:
+            await self.notifier.stop()
+
+    async def _publish_loop(self) -> None:
+        assert self.store is not None
+        while True:
+            with contextlib.suppress(*_STORE_ERRORS):
+                await self.store.publish(self.worker_id, self.local())
+            await asyncio.sleep(self.settings.worker_publish_interval_s)
+
+    async def evaluate_once(self) -> tuple[alerts.ActiveAlert, ...]:
+        """One evaluation round over the service-wide figures (the loop's body)."""
+        if self.store is not None:
+            try:
+                lease = self.settings.perf_eval_interval_s * 3
+                self.leading = await self.store.try_lead(self.worker_id, lease)
+            except _STORE_ERRORS:
+                self.leading = True  # alone without Redis: better twice than never
+        gathered = await self.gather()
+        statements = aggregate.merge_statements(gathered.performances)
+        return self.check_alerts(statements, await self.baseline())
+
+    async def _evaluate_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.perf_eval_interval_s)
+            await self.evaluate_once()
+
+
+def statements_of(gathered: Gathered) -> dict[str, aggregate.MergedStatement]:
+    return aggregate.merge_statements(gathered.performances)
+
+
+def active_alerts(active: Sequence[alerts.ActiveAlert]) -> list[dict[str, Any]]:
+    return [a.as_dict() for a in active]

@@ -1,0 +1,43 @@
+"""This worker's figures as one JSON-able snapshot (what Redis and the endpoints share)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from typing import Any
+
+from personal_assistant.database.performance import QueryTracker
+from personal_assistant.database.pool_stats import PoolStatsCollector
+from personal_assistant.monitoring import sketch_codec
+
+
+def new_worker_id() -> str:
+    """Host, pid and a random suffix: a restarted worker never reuses a dead one's key."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def pool_wire(collector: PoolStatsCollector) -> dict[str, Any]:
+    """Pool figures plus the encoded wait/use sketches, so workers merge exactly.
+
+    ``PoolStatsCollector`` exposes summaries only; the sketches behind them are read
+    here, in one place, until it offers them publicly.
+    """
+    return {
+        "stats": collector.snapshot().as_dict(),
+        "wait": sketch_codec.encode(collector._wait),
+        "use": sketch_codec.encode(collector._use),
+    }
+
+
+def local_snapshot(
+    worker_id: str, collector: PoolStatsCollector | None, tracker: QueryTracker | None
+) -> dict[str, Any]:
+    return {
+        "worker": worker_id,
+        "pid": os.getpid(),
+        "published_at": time.time(),
+        "pool": pool_wire(collector) if collector is not None else None,
+        "performance": tracker.wire() if tracker is not None else None,
+    }

@@ -1,0 +1,49 @@
+"""Apps with chosen monitoring settings, for the endpoint tests of this package."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from apps.fastapi_app.main import AppSettings, create_app
+from personal_assistant.config.database import DatabaseConfig
+from personal_assistant.config.monitoring import get_pending_check
+from personal_assistant.config.security import SecuritySettings, get_security_settings
+from personal_assistant.monitoring.settings import MonitoringSettings
+
+MonitoredApp = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+async def no_pending(engine: Any) -> list[str]:
+    return []
+
+
+@pytest.fixture
+def monitored_app(db_config: DatabaseConfig) -> MonitoredApp:
+    """``async with monitored_app(token=..., **settings) as (app, client)``."""
+
+    @asynccontextmanager
+    async def make(
+        *,
+        config: DatabaseConfig | None = None,
+        token: str | None = None,
+        pending: Any = no_pending,
+        **settings: Any,
+    ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+        app = create_app(config or db_config, AppSettings(auto_migrate=False, demo_data=False))
+        app.state.monitoring_settings = MonitoringSettings(**settings)
+        app.dependency_overrides[get_security_settings] = lambda: SecuritySettings(
+            health_token=token
+        )
+        app.dependency_overrides[get_pending_check] = lambda: pending
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield app, client
+
+    return make
