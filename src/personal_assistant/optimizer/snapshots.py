@@ -1,0 +1,100 @@
+"""pg_stat_statements snapshots, and the time windows computed from them.
+
+pg_stat_statements only knows totals since its last reset, and resetting it throws
+away everyone's history (it is cluster-wide). Instead, ``take_snapshot()`` copies the
+counters into ``pa_stat_statements_snapshots`` (created on first use; run it from cron
+or a scheduler, e.g. hourly) and a window such as "last hour" is the difference
+between now and the newest snapshot at least an hour old. A statement whose counters
+went down was reset in between; its current totals are then the best estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from personal_assistant.optimizer import queries
+from personal_assistant.optimizer.models import StatementStat
+
+if TYPE_CHECKING:
+    from personal_assistant.config.optimization import OptimizerSettings
+
+#: Window name -> length in seconds.
+WINDOWS = {"hour": 3600, "day": 86400}
+
+
+async def take_snapshot(engine: AsyncEngine, settings: OptimizerSettings) -> int:
+    """Store the current counters (and prune old snapshots); returns rows stored."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(queries.SET_TIMEOUT), {"timeout": str(settings.statement_timeout_ms)}
+        )
+        await conn.execute(text(queries.CREATE_SNAPSHOT_TABLE))
+        await conn.execute(text(queries.CREATE_SNAPSHOT_INDEX))
+        result = await conn.execute(text(queries.TAKE_SNAPSHOT))
+        await conn.execute(
+            text(queries.PRUNE_SNAPSHOTS), {"days": settings.snapshot_retention_days}
+        )
+        return int(result.rowcount)
+
+
+async def read_windows(
+    conn: AsyncConnection, current: Iterable[StatementStat]
+) -> dict[str, tuple[StatementStat, ...]]:
+    """Per window with a baseline snapshot, the statements' counters over that window."""
+    present = (await conn.execute(text(queries.SNAPSHOT_TABLE_EXISTS))).scalar_one()
+    if not present:
+        return {}
+    now = list(current)
+    windows: dict[str, tuple[StatementStat, ...]] = {}
+    for name, seconds in WINDOWS.items():
+        result = await conn.execute(text(queries.SNAPSHOT_BEFORE), {"seconds": seconds})
+        baseline = [dict(r) for r in result.mappings().all()]
+        if baseline:
+            windows[name] = tuple(deltas(now, _by_queryid(baseline)))
+    return windows
+
+
+def _by_queryid(rows: Iterable[Mapping[str, Any]]) -> dict[int, StatementStat]:
+    return {
+        int(r["queryid"]): StatementStat(
+            queryid=int(r["queryid"]),
+            query=str(r["query"]),
+            calls=int(r["calls"]),
+            total_time_ms=float(r["total_exec_time"]),
+            mean_time_ms=0.0,
+            rows=int(r["rows"]),
+        )
+        for r in rows
+    }
+
+
+def deltas(
+    current: Iterable[StatementStat], baseline: Mapping[int, StatementStat]
+) -> list[StatementStat]:
+    """What each statement did since ``baseline`` (statements idle since are left out)."""
+    out = []
+    for stmt in current:
+        before = baseline.get(stmt.queryid)
+        if before is None or stmt.calls < before.calls:
+            calls, total, nrows = stmt.calls, stmt.total_time_ms, stmt.rows
+        else:
+            calls = stmt.calls - before.calls
+            total = stmt.total_time_ms - before.total_time_ms
+            nrows = stmt.rows - before.rows
+        if calls <= 0:
+            continue
+        out.append(
+            StatementStat(
+                queryid=stmt.queryid,
+                query=stmt.query,
+                calls=calls,
+                total_time_ms=total,
+                mean_time_ms=total / calls,
+                rows=nrows,
+            )
+        )
+    return sorted(out, key=lambda s: -s.total_time_ms)
