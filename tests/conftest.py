@@ -3,4 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.app",
+    "tests.fixtures.redis",
+    "tests.fixtures.pgbouncer",
+    "tests.fixtures.replica",
 ]

@@ -20,12 +20,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from personal_assistant.config.database import DatabaseConfig, load_database_config
+from personal_assistant.config.monitoring import router as health_router
 from personal_assistant.database import session as db
 from personal_assistant.database.embedded import EmbeddedPostgres, start_embedded
 from personal_assistant.database.errors import (
     DatabaseUnavailableError,
     PoolExhaustedError,
 )
+from personal_assistant.database.performance import attach_tracker
+from personal_assistant.optimizer.api import router as optimization_router
 
 logger = logging.getLogger(__name__)
 
@@ -94,20 +97,12 @@ def create_app(
 
 def _engine_hooks() -> tuple[db.EngineHook, ...]:
     """Instrumentation attached to every engine the app creates."""
-    try:
-        from personal_assistant.database.performance import attach_tracker
-    except ImportError:
-        return ()
     return (attach_tracker,)
 
 
 def _include_routers(app: FastAPI) -> None:
-    try:
-        from personal_assistant.config.monitoring import router as health_router
-    except ImportError:
-        health_router = None
-    if health_router is not None:
-        app.include_router(health_router)
+    app.include_router(health_router)
+    app.include_router(optimization_router)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from annotated_types import Ge, Gt, Le
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -88,6 +89,15 @@ class DatabaseConfig(BaseSettings):
     lock_timeout: int | None = Field(default=None, ge=0, le=86_400_000)
     echo: bool = False
     pgbouncer: bool = False
+    migration_url: SecretStr | None = Field(
+        default=None,
+        description="direct PostgreSQL URL for migrations when DATABASE_URL goes through PgBouncer",
+    )
+    replica_urls: SecretStr | None = Field(
+        default=None, description="comma-separated URLs of read replicas"
+    )
+    max_replica_lag_ms: Annotated[float, Ge(0), Le(86_400_000)] = 1000.0
+    replica_check_interval: Annotated[float, Gt(0), Le(3600)] = 2.0
     slow_query_ms: Annotated[float, Ge(0), Le(3_600_000)] = 100.0
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "personal-assistant"
 
@@ -99,6 +109,45 @@ class DatabaseConfig(BaseSettings):
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         normalize_database_url(raw)  # raises ValueError naming the problem
         return raw
+
+    @field_validator("migration_url", mode="before")
+    @classmethod
+    def _check_migration_url(cls, value: object) -> object:
+        return cls._check_url(value)
+
+    @field_validator("replica_urls", mode="before")
+    @classmethod
+    def _check_replica_urls(cls, value: object) -> object:
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        for number, part in enumerate(raw.split(","), start=1):
+            if not part.strip():
+                raise ValueError(f"entry {number} is empty")
+            try:
+                normalize_database_url(part)
+            except ValueError as exc:
+                raise ValueError(f"entry {number} {exc}") from None
+        return raw
+
+    @property
+    def replica_url_list(self) -> list[URL]:
+        """The replicas' asyncpg URLs (passwords included: never print them)."""
+        if self.replica_urls is None:
+            return []
+        raw = self.replica_urls.get_secret_value()
+        return [normalize_database_url(part) for part in raw.split(",")]
+
+    @property
+    def migration_sqlalchemy_url(self) -> URL:
+        """Where migrations connect: ``DATABASE_MIGRATION_URL``, else ``DATABASE_URL``.
+
+        Behind PgBouncer (transaction mode) migrations need a real session: advisory
+        locks and statements outside a transaction do not survive transaction pooling.
+        """
+        if self.migration_url is not None:
+            return normalize_database_url(self.migration_url.get_secret_value())
+        return self.sqlalchemy_url
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -127,13 +176,26 @@ class DatabaseConfig(BaseSettings):
         normalize_database_url(url)
         return self.model_copy(update={"url": SecretStr(url)})
 
-    def server_settings(self) -> dict[str, str]:
-        """Session parameters sent in the startup packet of every connection."""
-        settings = {"application_name": self.application_name}
+    def timeouts(self) -> dict[str, str]:
+        """``statement_timeout``/``lock_timeout`` as server settings (only those set)."""
+        settings = {}
         if self.statement_timeout is not None:
             settings["statement_timeout"] = str(self.statement_timeout)
         if self.lock_timeout is not None:
             settings["lock_timeout"] = str(self.lock_timeout)
+        return settings
+
+    def server_settings(self) -> dict[str, str]:
+        """Session parameters sent in the startup packet of every connection.
+
+        Behind PgBouncer only ``application_name`` goes there: PgBouncer rejects other
+        startup parameters, and a session-level setting would leak to other clients
+        sharing the server connection. Timeouts are then set per transaction instead
+        (see :func:`create_engine_from_config`).
+        """
+        settings = {"application_name": self.application_name}
+        if not self.pgbouncer:
+            settings.update(self.timeouts())
         return settings
 
     def retry_policy(self) -> RetryPolicy:
@@ -198,7 +260,10 @@ def get_database_config() -> DatabaseConfig:
 
 
 def create_engine_from_config(
-    config: DatabaseConfig, stats: PoolStatsCollector | None = None
+    config: DatabaseConfig,
+    stats: PoolStatsCollector | None = None,
+    *,
+    url: URL | None = None,
 ) -> AsyncEngine:
     """Build the async engine and its instrumented pool from ``config``.
 
@@ -208,7 +273,7 @@ def create_engine_from_config(
     """
     from personal_assistant.database.pool_stats import InstrumentedAsyncPool
 
-    url = config.sqlalchemy_url
+    url = url or config.sqlalchemy_url
     collector = stats or PoolStatsCollector(config.pool_size, config.max_overflow)
     holder: dict[str, AsyncEngine] = {}
     async_connect = make_async_creator(
@@ -245,4 +310,22 @@ def create_engine_from_config(
     )
     holder["engine"] = engine
     collector.attach(engine)
+    if config.pgbouncer and config.timeouts():
+        _set_timeouts_per_transaction(engine, config.timeouts())
     return engine
+
+
+def _set_timeouts_per_transaction(engine: AsyncEngine, timeouts: dict[str, str]) -> None:
+    """Apply timeouts with ``set_config(..., is_local => true)`` at each BEGIN.
+
+    Transaction-local settings vanish at COMMIT/ROLLBACK, so nothing leaks to the
+    next client PgBouncer hands the server connection to. Costs one round trip per
+    transaction, only in PgBouncer mode.
+    """
+    calls = ", ".join(f"set_config('{name}', :{name}, true)" for name in timeouts)
+    statement = text(f"SELECT {calls}")  # names are our own constants; values are bound
+
+    def on_begin(conn: Any) -> None:
+        conn.execute(statement, timeouts)
+
+    event.listen(engine.sync_engine, "begin", on_begin)

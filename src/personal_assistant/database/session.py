@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from personal_assistant.config.database import DatabaseConfig, create_engine_from_config
+from personal_assistant.config.database import (
+    DatabaseConfig,
+    create_engine_from_config,
+    mask_url,
+)
 from personal_assistant.database.errors import EngineNotInitializedError
 from personal_assistant.database.pool_stats import PoolStats, PoolStatsCollector
+from personal_assistant.database.replicas import REPLICA_DOWN_ERRORS, Replica, ReplicaRouter
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ class EngineState:
     engine: AsyncEngine
     config: DatabaseConfig
     stats: PoolStatsCollector
+    replicas: ReplicaRouter | None = None
 
 
 _state: EngineState | None = None
@@ -71,8 +77,9 @@ async def init_engine(
         except BaseException:
             await engine.dispose()
             raise
+    router = await _start_replicas(config, hooks) if config.replica_urls else None
     SessionLocal.configure(bind=engine)
-    _state = EngineState(engine=engine, config=config, stats=stats)
+    _state = EngineState(engine=engine, config=config, stats=stats, replicas=router)
     logger.info(
         "database engine ready: %s (pool_size=%d, max_overflow=%d)",
         config.masked_url,
@@ -82,12 +89,35 @@ async def init_engine(
     return engine
 
 
+async def _start_replicas(config: DatabaseConfig, hooks: tuple[EngineHook, ...]) -> ReplicaRouter:
+    """Engines for the read replicas: no connect retries (the primary is the fallback)."""
+    replica_config = config.model_copy(
+        update={"connect_retries": 0, "connect_timeout": min(config.connect_timeout, 2.0)}
+    )
+    replicas = []
+    for url in config.replica_url_list:
+        stats = PoolStatsCollector(config.pool_size, config.max_overflow)
+        engine = create_engine_from_config(replica_config, stats, url=url)
+        for hook in hooks:
+            hook(engine, config)
+        replicas.append(Replica(name=mask_url(url), engine=engine, stats=stats))
+    router = ReplicaRouter(
+        replicas,
+        max_lag_ms=config.max_replica_lag_ms,
+        check_interval=config.replica_check_interval,
+    )
+    await router.start()
+    return router
+
+
 async def dispose_engine() -> None:
     """Close every pooled connection and forget the engine (idempotent)."""
     global _state
     state, _state = _state, None
     SessionLocal.configure(bind=None)
     if state is not None:
+        if state.replicas is not None:
+            await state.replicas.close()
         await state.engine.dispose()
 
 
@@ -114,6 +144,11 @@ def get_pool_stats() -> PoolStats:
 
 def get_stats_collector() -> PoolStatsCollector:
     return _current().stats
+
+
+def get_replica_router() -> ReplicaRouter | None:
+    """The read-replica router, or ``None`` when no replicas are configured."""
+    return _current().replicas
 
 
 def new_session() -> AsyncSession:
@@ -145,6 +180,45 @@ async def get_db_session() -> AsyncIterator[AsyncSession]:
 
 #: Conventional alias.
 get_db = get_db_session
+
+
+async def open_read_session() -> AsyncSession:
+    """A session for reads: on a usable replica (round-robin), else on the primary.
+
+    The connection is taken at once, so a replica that went away since its last
+    health check is detected here, marked down, and the next candidate is tried.
+    """
+    router = _current().replicas
+    if router is not None:
+        for replica in router.candidates():
+            session = SessionLocal(bind=replica.engine)
+            try:
+                await session.connection()
+            except REPLICA_DOWN_ERRORS as exc:
+                router.mark_down(replica, exc)
+                await _close_shielded(session)
+                continue
+            session.info["replica"] = replica.name
+            return session
+    session = new_session()
+    session.info["replica"] = None
+    return session
+
+
+@asynccontextmanager
+async def read_session() -> AsyncIterator[AsyncSession]:
+    """``async with read_session() as s:`` for read-only work; never commits."""
+    session = await open_read_session()
+    try:
+        yield session
+    finally:
+        await _close_shielded(session)
+
+
+async def get_read_db_session() -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency for read-only endpoints (routed to replicas when configured)."""
+    async with read_session() as session:
+        yield session
 
 
 @asynccontextmanager

@@ -1,0 +1,158 @@
+"""Read replicas: health, lag and round-robin routing with fallback to the primary.
+
+Each replica (``DATABASE_REPLICA_URLS``) gets its own engine and pool statistics. A
+background task checks every replica every ``DATABASE_REPLICA_CHECK_INTERVAL`` seconds
+and measures its replication lag; reads go round-robin to the replicas that answered
+and lag at most ``DATABASE_MAX_REPLICA_LAG_MS``, and to the primary when none does.
+A replica that fails when a read session opens is marked down at once and the read
+moves on, so a replica going away costs no failed request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.pool_stats import PoolStatsCollector
+
+logger = logging.getLogger(__name__)
+
+#: Lag in ms: 0 when the replica has replayed all it received (an idle primary
+#: writes nothing, so "time since last replayed transaction" would grow forever);
+#: NULL (unknown, so not used for reads) when it is behind but has replayed nothing yet.
+LAG_QUERY = text(
+    """
+    SELECT pg_is_in_recovery() AS in_recovery,
+           CASE
+             WHEN NOT pg_is_in_recovery() THEN 0
+             WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+             ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000
+           END AS lag_ms
+    """
+)
+
+#: Errors that mean "this replica cannot serve now" (as opposed to a bad query).
+REPLICA_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    DatabaseError,
+    DBAPIError,
+    OSError,
+    TimeoutError,
+)
+
+
+@dataclass
+class Replica:
+    """One replica: its engine, pool statistics and last known state."""
+
+    name: str  # masked URL
+    engine: AsyncEngine
+    stats: PoolStatsCollector
+    healthy: bool = False
+    lag_ms: float | None = None
+    in_recovery: bool | None = None
+    error: str | None = None
+    checked_at: float = field(default=0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "healthy": self.healthy,
+            "lag_ms": None if self.lag_ms is None else round(self.lag_ms, 1),
+            "in_recovery": self.in_recovery,
+            "error": self.error,
+            "checked_seconds_ago": round(time.monotonic() - self.checked_at, 1)
+            if self.checked_at
+            else None,
+            "pool": self.stats.snapshot().as_dict(),
+        }
+
+
+class ReplicaRouter:
+    """Chooses the replica for each read; keeps replica states fresh."""
+
+    def __init__(
+        self,
+        replicas: list[Replica],
+        *,
+        max_lag_ms: float,
+        check_interval: float,
+        check_timeout: float = 2.0,
+    ) -> None:
+        self.replicas = replicas
+        self.max_lag_ms = max_lag_ms
+        self.check_interval = check_interval
+        self.check_timeout = check_timeout
+        self._counter = itertools.count()
+        self._task: asyncio.Task[None] | None = None
+
+    def usable(self) -> list[Replica]:
+        """Replicas that may serve reads now."""
+        return [
+            r
+            for r in self.replicas
+            if r.healthy and r.lag_ms is not None and r.lag_ms <= self.max_lag_ms
+        ]
+
+    def candidates(self) -> list[Replica]:
+        """Usable replicas in round-robin order (rotated by one for each read)."""
+        usable = self.usable()
+        if not usable:
+            return []
+        start = next(self._counter) % len(usable)
+        return usable[start:] + usable[:start]
+
+    def mark_down(self, replica: Replica, exc: BaseException) -> None:
+        if replica.healthy:
+            logger.warning("replica %s marked down: %s", replica.name, type(exc).__name__)
+        replica.healthy = False
+        replica.error = f"{type(exc).__name__}: {exc}"[:300]
+        replica.checked_at = time.monotonic()
+
+    async def check(self, replica: Replica) -> None:
+        """Measure one replica's reachability and lag, bounded by ``check_timeout``."""
+        try:
+            async with asyncio.timeout(self.check_timeout):
+                async with replica.engine.connect() as conn:
+                    row = (await conn.execute(LAG_QUERY)).one()
+        except REPLICA_DOWN_ERRORS as exc:
+            self.mark_down(replica, exc)
+            return
+        replica.in_recovery = bool(row.in_recovery)
+        replica.lag_ms = None if row.lag_ms is None else float(row.lag_ms)
+        if not replica.healthy:
+            logger.info("replica %s is up (lag %s ms)", replica.name, replica.lag_ms)
+        replica.healthy = True
+        replica.error = None
+        replica.checked_at = time.monotonic()
+
+    async def check_all(self) -> None:
+        await asyncio.gather(*(self.check(r) for r in self.replicas))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_interval)
+            await self.check_all()
+
+    async def start(self) -> None:
+        """Check every replica once, then keep checking in the background."""
+        await self.check_all()
+        self._task = asyncio.create_task(self._run(), name="replica-health")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await asyncio.gather(*(r.engine.dispose() for r in self.replicas))
+
+    def states(self) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in self.replicas]
