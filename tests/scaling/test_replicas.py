@@ -129,3 +129,39 @@ async def test_a_lagging_replica_is_not_used(primary_with_replica: PrimaryWithRe
         assert port == pair.primary.port and replica is None
     finally:
         await db.dispose_engine()
+
+
+async def test_database_health_reports_each_replica_and_its_lag(
+    primary_with_replica: PrimaryWithReplica,
+) -> None:
+    import httpx
+
+    from apps.fastapi_app.main import AppSettings, create_app
+
+    pair = primary_with_replica
+    config = DatabaseConfig(
+        url=pair.primary.url("app"),
+        replica_urls=pair.replica.url("app"),
+        replica_check_interval=0.2,
+    )
+    app = create_app(config, AppSettings())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            body = (await client.get("/health/database")).json()
+            assert body["status"] == "pass"
+            (check,) = body["checks"]["replica-1:replicationLag"]
+            assert check["status"] == "pass" and check["observedUnit"] == "ms"
+            assert body["replicas"][0]["healthy"] is True
+            assert str(pair.replica.port) not in str(body)  # no topology on open endpoints
+            pool = (await client.get("/health/database/pool")).json()
+            assert pool["replicas"][0]["pool"]["capacity"] == config.capacity
+
+            pair.replica.stop("immediate")
+            await asyncio.sleep(0.6)
+            response = await client.get("/health/database")
+            body = response.json()
+            assert response.status_code == 200  # reads fall back: degraded, not down
+            assert body["status"] == "warn"
+            (check,) = body["checks"]["replica-1:replicationLag"]
+            assert "reads go to the primary" in check["output"]

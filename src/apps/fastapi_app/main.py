@@ -50,8 +50,15 @@ async def _startup_tasks(settings: AppSettings) -> None:
     if settings.auto_migrate:
         from personal_assistant.database.migrations.manager import MigrationManager
 
-        manager = MigrationManager(db.get_engine())
-        applied = await manager.upgrade()
+        config = db.get_config()
+        if config.migration_url is not None:
+            # Behind PgBouncer: a direct session (advisory lock, no-transaction DDL).
+            url = config.migration_sqlalchemy_url.render_as_string(hide_password=False)
+            manager = MigrationManager(url)  # owns (and disposes) its own engine
+        else:
+            manager = MigrationManager(db.get_engine())
+        async with manager:
+            applied = await manager.upgrade()
         logger.info("applied %d migration(s) at start-up", len(applied))
     if settings.demo_data:
         from personal_assistant.database.demo import load_demo_data

@@ -30,10 +30,21 @@ def resolve_config(database_url: str | None = None, *, pool_size: int = 5) -> Da
 
 @asynccontextmanager
 async def cli_engine(
-    database_url: str | None = None, *, data_dir: Path = Path(".pa-data")
+    database_url: str | None = None,
+    *,
+    data_dir: Path = Path(".pa-data"),
+    for_migrations: bool = False,
 ) -> AsyncIterator[AsyncEngine]:
-    """An engine for one command; the embedded server when no URL is configured."""
+    """An engine for one command; the embedded server when no URL is configured.
+
+    With ``for_migrations`` and no ``--database-url``, ``DATABASE_MIGRATION_URL`` wins
+    over ``DATABASE_URL``: behind PgBouncer, migrations need a direct session.
+    """
     config = resolve_config(database_url)
+    if for_migrations and not database_url and config.migration_url is not None:
+        config = config.with_url(config.migration_url.get_secret_value()).model_copy(
+            update={"pgbouncer": False}
+        )
     embedded = None
     if config.url is None:
         embedded = start_embedded(data_dir)

@@ -70,7 +70,7 @@ async def _manager(
     settings: RunnerSettings | None = None,
     on_event: Any = None,
 ) -> AsyncIterator[MigrationManager]:
-    async with cli_engine(database_url) as engine:
+    async with cli_engine(database_url, for_migrations=True) as engine:
         yield MigrationManager(
             engine, directory, schema=schema, settings=settings, on_event=on_event
         )

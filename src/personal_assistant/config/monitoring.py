@@ -27,7 +27,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from personal_assistant.config.security import HealthTokenDep
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError
-from personal_assistant.monitoring import aggregate, alerts, baseline, db_probe, server_stats
+from personal_assistant.monitoring import (
+    aggregate,
+    alerts,
+    baseline,
+    db_probe,
+    scaling,
+    server_stats,
+)
 from personal_assistant.monitoring.health import (
     MEDIA_TYPE,
     Check,
@@ -186,6 +193,11 @@ async def database_health(runtime: RuntimeDep) -> JSONResponse:
                 "max_connections": probe.max_connections,
             }
         checks = database_checks(probe, _database_limits(runtime.settings))
+        router = db.get_replica_router()
+        if router is not None:
+            states = router.states()
+            details["replicas"] = scaling.public_replica_states(states)
+            checks = (*checks, *scaling.replica_checks(states, router.max_lag_ms))
         return _answer(HealthReport(checks, "database", details))
 
 
@@ -218,12 +230,20 @@ async def pool_health(runtime: RuntimeDep) -> JSONResponse:
         if not gathered.pools:
             return _answer(HealthReport((_engine_down("pool"),), "pool"))
         pool = aggregate.merge_pool(gathered.pools)
-        details = {
+        details: dict[str, Any] = {
             "pool": pool,
             "efficiency": pool_efficiency(pool),
             "aggregation": gathered.aggregation,
             "workers": _per_worker(gathered),
         }
+        router = db.get_replica_router()
+        if router is not None:
+            details["replicas"] = router.states()  # this process's replica pools
+        admin_url = runtime.settings.pgbouncer_admin_url
+        if admin_url is not None:
+            details["pgbouncer"] = await scaling.pgbouncer_figures(
+                admin_url.get_secret_value(), runtime.settings.health_db_timeout
+            )
         checks = pool_checks(pool, _pool_limits(runtime.settings))
         return _answer(HealthReport(checks, "connection pool", details))
 

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from personal_assistant.config.database import load_database_config
 from personal_assistant.optimizer import apply as apply_mod
 from personal_assistant.optimizer import fetch, hypo, rules, snapshots
 from personal_assistant.optimizer.errors import OptimizerError
@@ -73,8 +74,19 @@ class OptimizerSettings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_optimizer_settings() -> OptimizerSettings:
-    """Process-wide settings (tests call ``get_optimizer_settings.cache_clear()``)."""
-    return OptimizerSettings()
+    """Process-wide settings (tests call ``get_optimizer_settings.cache_clear()``).
+
+    Without ``OPTIMIZER_REPLICA_URLS`` the application's own ``DATABASE_REPLICA_URLS``
+    count: an index idle on the primary may be what the replicas' reads use.
+    """
+    settings = OptimizerSettings()
+    if settings.replica_urls:
+        return settings
+    replicas = load_database_config().replica_urls
+    if replicas is None:
+        return settings
+    urls = [SecretStr(url.strip()) for url in replicas.get_secret_value().split(",")]
+    return settings.model_copy(update={"replica_urls": urls})
 
 
 class DatabaseOptimizer:

@@ -63,6 +63,11 @@ class MonitoringSettings(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="alerts raised and cleared are POSTed here as JSON"
     )
+    # -- PgBouncer -------------------------------------------------------------------------
+    pgbouncer_admin_url: SecretStr | None = Field(
+        default=None,
+        description="PgBouncer admin console URL (database 'pgbouncer'): SHOW POOLS/STATS",
+    )
     # -- several workers -----------------------------------------------------------------
     redis_url: SecretStr | None = Field(
         default=None, description="workers publish their snapshots here; unset: per process"
