@@ -7,7 +7,9 @@ service-wide figure. Used by pool checkout-wait statistics and the query tracker
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ddsketch import DDSketch
 
@@ -62,6 +64,57 @@ class LatencySketch:
             return 0.0
         value = self._sketch.get_quantile_value(q)
         return min(float(value), self._max) if value is not None else 0.0
+
+    @property
+    def total(self) -> float:
+        """Sum of the recorded values."""
+        return float(self._sketch.sum)
+
+    @property
+    def max(self) -> float:
+        return self._max
+
+    def weighted_values(self) -> Iterator[tuple[float, float]]:
+        """``(representative value, count)`` per non-empty bin, zeros first.
+
+        This (and the wire format below) reads DDSketch's bins, here in the one class
+        that owns the sketch: ddsketch's own export needs the protobuf package.
+        """
+        zeros = float(self._sketch._zero_count)
+        if zeros:
+            yield 0.0, zeros
+        store = self._sketch._store
+        mapping = self._sketch._mapping
+        for index, count in enumerate(store.bins):
+            if count:
+                yield float(mapping.value(store.offset + index)), float(count)
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able form that :meth:`from_wire` turns back into an equivalent sketch.
+
+        Only non-empty bins are listed (by key, so quantiles survive exactly): an idle
+        sketch costs a few bytes, a busy one a few hundred bins.
+        """
+        store = self._sketch._store
+        bins = [[store.offset + i, count] for i, count in enumerate(store.bins) if count]
+        return {
+            "bins": bins,
+            "zero": self._sketch._zero_count,
+            "max": self._max,
+            "sum": self._sketch.sum,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> LatencySketch:
+        sketch = cls()
+        mapping = sketch._sketch._mapping
+        for key, count in data.get("bins", ()):
+            sketch._sketch.add(mapping.value(int(key)), float(count))
+        zeros = float(data.get("zero", 0.0))
+        if zeros:
+            sketch._sketch.add(0.0, zeros)
+        sketch._max = float(data.get("max", 0.0))
+        return sketch
 
     def summary(self) -> LatencySummary:
         if self.count == 0:

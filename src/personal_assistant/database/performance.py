@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-import greenlet  # type: ignore[import-untyped]
+import greenlet
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine

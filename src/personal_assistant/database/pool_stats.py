@@ -137,6 +137,17 @@ class PoolStatsCollector:
     def record_connect_error(self) -> None:
         self._counts[CONNECT_ERRORS] += 1
 
+    # -- sketches behind the summaries ------------------------------------------------
+    @property
+    def wait_sketch(self) -> LatencySketch:
+        """Checkout waits (ms), for merging across workers."""
+        return self._wait
+
+    @property
+    def use_sketch(self) -> LatencySketch:
+        """How long connections stayed checked out (ms)."""
+        return self._use
+
     # -- reading -------------------------------------------------------------------
     def _recent_timeout_count(self) -> int:
         horizon = time.monotonic() - RECENT_WINDOW_S

@@ -19,15 +19,11 @@ def new_worker_id() -> str:
 
 
 def pool_wire(collector: PoolStatsCollector) -> dict[str, Any]:
-    """Pool figures plus the encoded wait/use sketches, so workers merge exactly.
-
-    ``PoolStatsCollector`` exposes summaries only; the sketches behind them are read
-    here, in one place, until it offers them publicly.
-    """
+    """Pool figures plus the encoded wait/use sketches, so workers merge exactly."""
     return {
         "stats": collector.snapshot().as_dict(),
-        "wait": sketch_codec.encode(collector._wait),
-        "use": sketch_codec.encode(collector._use),
+        "wait": sketch_codec.encode(collector.wait_sketch),
+        "use": sketch_codec.encode(collector.use_sketch),
     }
 
 
