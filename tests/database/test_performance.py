@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -125,16 +124,3 @@ def test_memory_stays_bounded_whatever_the_traffic() -> None:
         tracker.record(f"SELECT * FROM t_{table}", float(i % 97) + 0.1)
     assert len(tracker.fingerprints()) == 51
     assert len(json.dumps(tracker.wire())) < 2_000_000
-
-
-def test_recording_a_cached_statement_is_cheap() -> None:
-    tracker = QueryTracker(slow_query_ms=1e9)
-    sql = "SELECT id, name FROM users WHERE id = $1"
-    tracker.record(sql, 0.2)
-    rounds = 20_000
-    started = time.perf_counter()
-    for _ in range(rounds):
-        tracker.record(sql, 0.2)
-    per_call_us = (time.perf_counter() - started) / rounds * 1e6
-    # ~2-3 µs here; a pooled indexed query costs ~200 µs, so 5% is ~10 µs.
-    assert per_call_us < 10
