@@ -17,10 +17,16 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from personal_assistant.config.database import DatabaseConfig, load_database_config
+from personal_assistant.config.database import (
+    DatabaseConfig,
+    load_database_config,
+    load_settings,
+)
 from personal_assistant.config.monitoring import router as health_router
+from personal_assistant.dashboard.api import router as dashboard_router
 from personal_assistant.database import session as db
 from personal_assistant.database.embedded import EmbeddedPostgres, start_embedded
 from personal_assistant.database.errors import (
@@ -33,6 +39,8 @@ from personal_assistant.optimizer.api import router as optimization_router
 logger = logging.getLogger(__name__)
 
 SessionDep = Annotated[AsyncSession, Depends(db.get_db_session)]
+#: query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+TRANSIENT_SQLSTATES = ("57014", "55P03")
 
 
 class AppSettings(BaseSettings):
@@ -75,7 +83,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from pathlib import Path
 
-        app_settings = settings or AppSettings()
+        app_settings = settings or load_settings(AppSettings)
         db_config = config or load_database_config()
         embedded: EmbeddedPostgres | None = None
         if db_config.url is None:
@@ -110,6 +118,7 @@ def _engine_hooks() -> tuple[db.EngineHook, ...]:
 def _include_routers(app: FastAPI) -> None:
     app.include_router(health_router)
     app.include_router(optimization_router)
+    app.include_router(dashboard_router)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -129,8 +138,23 @@ def _install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    async def transient(request: Request, exc: Exception) -> JSONResponse:
+        # A connection lost under a statement (restart, terminated backend) or a
+        # statement/lock timeout is transient; any other driver error is a bug:
+        # re-raised, so it is logged and answered with 500.
+        assert isinstance(exc, DBAPIError)
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if not (exc.connection_invalidated or sqlstate in TRANSIENT_SQLSTATES):
+            raise exc
+        return JSONResponse(
+            {"detail": "database unavailable or too slow; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
     app.add_exception_handler(PoolExhaustedError, pool_exhausted)
     app.add_exception_handler(DatabaseUnavailableError, unavailable)
+    app.add_exception_handler(DBAPIError, transient)
 
 
 app = create_app()

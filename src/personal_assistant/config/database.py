@@ -10,13 +10,14 @@ masked (``postgresql+asyncpg://app:***@db/app``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from annotated_types import Ge, Gt, Le
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -27,6 +28,7 @@ from personal_assistant.database.pool_stats import PoolStatsCollector
 from personal_assistant.database.retry import RetryPolicy, make_async_creator
 
 ENV_PREFIX = "DATABASE_"
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 #: URL schemes we accept; all are rewritten to the asyncpg driver.
 ACCEPTED_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
@@ -233,13 +235,17 @@ def _allowed_range(field_name: str) -> str:
     return low or "see docs/configuration.md"
 
 
+#: Fields whose values may hold passwords: never echoed in errors.
+_SECRET_FIELDS = ("url", "migration_url", "replica_urls")
+
+
 def _config_error(exc: ValidationError, env: Mapping[str, str]) -> ConfigurationError:
     """Turn pydantic's error into one naming the environment variable and its range."""
     lines = []
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "?"
         var = f"{ENV_PREFIX}{name.upper()}"
-        shown = "<hidden>" if name == "url" else repr(env.get(var, ""))
+        shown = "<hidden>" if name in _SECRET_FIELDS else repr(env.get(var, ""))
         msg = str(err["msg"]).removeprefix("Value error, ")
         lines.append(f"{var}={shown} is invalid: {msg} (allowed: {_allowed_range(name)})")
     return ConfigurationError("; ".join(lines))
@@ -251,6 +257,25 @@ def load_database_config(**overrides: Any) -> DatabaseConfig:
         return DatabaseConfig(**overrides)
     except ValidationError as exc:
         raise _config_error(exc, os.environ) from None
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build any other settings class, naming the environment variable on errors.
+
+    Values are not echoed: some settings (Redis URL, tokens) may hold secrets.
+    """
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    try:
+        return cls()
+    except ValidationError as exc:
+        problems = [
+            f"{prefix}{str(e['loc'][0]).upper()} is invalid: {e['msg']}" for e in exc.errors()
+        ]
+        raise ConfigurationError("; ".join(problems)) from None
+    except SettingsError as exc:  # e.g. a list variable that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{prefix}{field.group(1).upper()}" if field else cls.__name__
+        raise ConfigurationError(f"{name} is invalid: {exc}") from None
 
 
 @lru_cache(maxsize=1)

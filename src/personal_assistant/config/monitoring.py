@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from personal_assistant.config.security import HealthTokenDep
@@ -71,7 +71,18 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
         await runtime.stop()
 
 
-router = APIRouter(tags=["health"], lifespan=lifespan)
+class HealthResponse(JSONResponse):
+    """Documents the bodies' real media type in the OpenAPI schema."""
+
+    media_type = MEDIA_TYPE
+
+
+router = APIRouter(
+    tags=["health"],
+    lifespan=lifespan,
+    default_response_class=HealthResponse,
+    responses={401: {"description": "HEALTH_TOKEN required"}, 503: {"description": "failing"}},
+)
 
 
 def get_runtime(request: Request) -> MonitoringRuntime:
@@ -297,6 +308,7 @@ async def performance_health(runtime: RuntimeDep) -> JSONResponse:
     "/health/database/performance/baseline",
     dependencies=[HealthTokenDep],
     summary="Record the current per-statement p50/p95 as the baseline",
+    response_class=JSONResponse,
 )
 async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
     gathered = await runtime.gather()
@@ -322,7 +334,12 @@ async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
 
 
 # -- Prometheus ----------------------------------------------------------------------------
-@router.get("/metrics", dependencies=[HealthTokenDep], summary="Prometheus exposition")
+@router.get(
+    "/metrics",
+    dependencies=[HealthTokenDep],
+    summary="Prometheus exposition",
+    response_class=PlainTextResponse,
+)
 async def metrics(runtime: RuntimeDep) -> Response:
     with _timed(runtime, "metrics"):
         gathered = await runtime.gather()

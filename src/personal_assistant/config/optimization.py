@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_assistant.config.database import load_database_config
+from personal_assistant.config.database import load_database_config, load_settings
 from personal_assistant.optimizer import apply as apply_mod
 from personal_assistant.optimizer import fetch, hypo, rules, snapshots
 from personal_assistant.optimizer.errors import OptimizerError
@@ -79,7 +79,7 @@ def get_optimizer_settings() -> OptimizerSettings:
     Without ``OPTIMIZER_REPLICA_URLS`` the application's own ``DATABASE_REPLICA_URLS``
     count: an index idle on the primary may be what the replicas' reads use.
     """
-    settings = OptimizerSettings()
+    settings = load_settings(OptimizerSettings)
     if settings.replica_urls:
         return settings
     replicas = load_database_config().replica_urls

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from personal_assistant.config.database import (
@@ -159,7 +160,14 @@ def new_session() -> AsyncSession:
 async def _close_shielded(session: AsyncSession) -> None:
     # Shielded: if the caller is being cancelled, the close still completes and the
     # connection goes back to the pool; the cancellation is re-raised afterwards.
-    await asyncio.shield(session.close())
+    try:
+        await asyncio.shield(session.close())
+    except DBAPIError as exc:
+        # The connection died after the work was done (restart, terminated backend):
+        # SQLAlchemy has discarded it already, so there is nothing left to clean up.
+        if not exc.connection_invalidated:
+            raise
+        logger.warning("session closed on a lost connection (%s)", type(exc.orig).__name__)
 
 
 async def get_db_session() -> AsyncIterator[AsyncSession]:

@@ -15,6 +15,8 @@ from annotated_types import Ge, Gt, Le
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from personal_assistant.config.database import load_settings
+
 
 class MonitoringSettings(BaseSettings):
     """Timeouts and thresholds of the health endpoints, alert rules and fan-out targets."""
@@ -81,4 +83,4 @@ class MonitoringSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_monitoring_settings() -> MonitoringSettings:
     """The process-wide settings (tests override the FastAPI dependency instead)."""
-    return MonitoringSettings()
+    return load_settings(MonitoringSettings)

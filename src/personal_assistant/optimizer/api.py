@@ -20,7 +20,7 @@ from personal_assistant.config.optimization import (
 from personal_assistant.config.security import require_health_token
 from personal_assistant.database.session import get_engine
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses={401: {"description": "HEALTH_TOKEN required"}})
 
 
 @router.get(

@@ -203,7 +203,16 @@ def parse_migration(text: str, path: Path) -> MigrationFile:
 
 def load_migration(path: Path) -> MigrationFile:
     """Read and parse one migration file."""
-    return parse_migration(path.read_text(encoding="utf-8"), path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise MigrationFileError(
+            str(path), line, f"is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+        ) from None
+    # Universal newlines, exactly as ``read_text()`` gave them before.
+    return parse_migration(text.replace("\r\n", "\n").replace("\r", "\n"), path)
 
 
 def load_directory(directory: Path) -> tuple[MigrationFile, ...]:
