@@ -1,0 +1,1 @@
+"""Benchmarks against reference implementations; ``make bench`` runs them all."""

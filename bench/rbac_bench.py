@@ -1,0 +1,431 @@
+"""Benchmark 1: the RBAC permission check, session layer against raw asyncpg.
+
+The project path is what a request does: ``async with session_scope() as s:
+await user_has_permission(s, user_id, name)`` on the engine ``init_engine`` builds
+(default ``DatabaseConfig``, the query tracker attached as the app attaches it).
+``new_session()`` + ``close()`` is measured too. The reference sends the very SQL
+text the project sends (captured from SQLAlchemy, not rewritten) as an asyncpg
+prepared statement on a held connection (``conn.prepare(sql)``); for concurrency,
+asyncpg's pool used as its documentation shows (``async with pool.acquire()`` +
+``fetchval``, which prepares and caches the statement), sized like the project's pool.
+
+Dataset: the project's migrations, ``seed.seed`` (7 roles, 50 permissions, ~1.1
+roles per user), then synthetic roles, permissions and grants added on top up to
+200 roles, 2,000 permissions and ~3 roles per user (the issue's shape).
+Statements per check are counted with pg_stat_statements when it is available.
+
+    .venv/bin/python -m bench.rbac_bench [--users N] [--smoke] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import pstats
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import common
+
+NAME = "rbac"
+TITLE = "RBAC permission check"
+TARGET_P95_MS = 2.0
+TARGET_RATIO = 1.3
+ROLES = 200
+PERMISSIONS = 2000
+GRANTS_PER_ROLE = 40
+ACTIONS = ("read", "write", "delete", "share", "admin")
+
+ADD_ROLES = """
+INSERT INTO roles (name, description)
+SELECT 'bench_role_' || g, 'benchmark role'
+FROM generate_series(1, greatest($1::int - (SELECT count(*) FROM roles)::int, 0)) AS g
+ON CONFLICT (name) DO NOTHING
+"""
+ADD_PERMISSIONS = """
+INSERT INTO permissions (name, description)
+SELECT 'bench_res_' || (g / 5) || ':' || ($2::text[])[1 + g % 5], 'benchmark permission'
+FROM generate_series(0, greatest($1::int - (SELECT count(*) FROM permissions)::int, 0) - 1) AS g
+ON CONFLICT (name) DO NOTHING
+"""
+ADD_GRANTS = """
+INSERT INTO role_permissions (role_id, permission_id)
+SELECT r.id, p.id
+FROM roles r
+CROSS JOIN LATERAL (
+    SELECT id FROM permissions ORDER BY md5(r.id::text || '/' || id::text) LIMIT $1
+) AS p
+WHERE r.name LIKE 'bench\\_role\\_%'
+ON CONFLICT DO NOTHING
+"""
+#: Two more roles per user, spread over the synthetic roles by multiplicative hashing.
+ADD_USER_ROLES = """
+INSERT INTO user_roles (user_id, role_id)
+SELECT u.id, b.ids[1 + ((u.id * k.k) % cardinality(b.ids))::int]
+FROM users u
+CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM roles
+            WHERE name LIKE 'bench\\_role\\_%') AS b
+CROSS JOIN (VALUES (7919::bigint), (104729::bigint)) AS k(k)
+WHERE u.id > $1 AND u.id <= $2
+ON CONFLICT DO NOTHING
+"""
+COUNTS = """
+SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM roles) AS roles,
+       (SELECT count(*) FROM permissions) AS permissions,
+       (SELECT count(*) FROM user_roles) AS user_roles,
+       (SELECT count(*) FROM role_permissions) AS role_permissions
+"""
+
+
+# -- dataset (also used by the pool and tracker benchmarks) -----------------------------
+async def build_dataset(url: str, users: int) -> dict[str, Any]:
+    """Migrate, seed ``users`` users, widen to the issue's shape; returns the counts."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    from personal_assistant.database.migrations.manager import MigrationManager
+    from personal_assistant.database.seed import seed
+
+    started = time.perf_counter()
+    async with MigrationManager(common.with_driver(url, "postgresql")) as manager:
+        await manager.upgrade()
+    engine = create_async_engine(common.with_driver(url, "postgresql+asyncpg"), poolclass=NullPool)
+    try:
+        await seed(engine, users)
+    finally:
+        await engine.dispose()
+    conn = await asyncpg.connect(common.libpq_url(url))
+    try:
+        await conn.execute(ADD_ROLES, ROLES)
+        await conn.execute(ADD_PERMISSIONS, PERMISSIONS, list(ACTIONS))
+        await conn.execute(ADD_GRANTS, GRANTS_PER_ROLE)
+        for low in range(0, users, 200_000):
+            await conn.execute(ADD_USER_ROLES, low, min(low + 200_000, users))
+        await conn.execute("VACUUM ANALYZE users, user_roles, roles, permissions, role_permissions")
+        counts = dict(await conn.fetchrow(COUNTS))  # type: ignore[arg-type]
+        names = [r["name"] for r in await conn.fetch("SELECT name FROM permissions ORDER BY id")]
+    finally:
+        await conn.close()
+    counts["roles_per_user"] = round(counts["user_roles"] / max(counts["users"], 1), 2)
+    counts["build_s"] = round(time.perf_counter() - started, 1)
+    counts["permission_names"] = names
+    return counts
+
+
+def workload(users: int, names: Sequence[str], n: int, seed: int = 42) -> list[tuple[int, str]]:
+    """``n`` (user id, permission) pairs: half from the seed's common names, half any."""
+    rng = random.Random(seed)
+    common_names = [x for x in names if not x.startswith("bench_")] or list(names)
+    pool = [common_names, list(names)]
+    return [(rng.randint(1, users), rng.choice(pool[i % 2])) for i in range(n)]
+
+
+# -- the two sides --------------------------------------------------------------------
+Check = Callable[[int, str], Awaitable[bool]]
+
+
+async def project_engine(url: str) -> Any:
+    from personal_assistant.config.database import load_database_config
+    from personal_assistant.database import session as db
+    from personal_assistant.database.performance import attach_tracker
+
+    config = load_database_config(url=common.with_driver(url, "postgresql"))
+    await db.init_engine(config, hooks=(attach_tracker,))
+    return config
+
+
+def project_checks() -> dict[str, Check]:
+    from personal_assistant.database import session as db
+    from personal_assistant.database.queries.rbac import user_has_permission
+
+    async def scoped(user_id: int, name: str) -> bool:
+        async with db.session_scope() as session:
+            return await user_has_permission(session, user_id, name)
+
+    async def plain(user_id: int, name: str) -> bool:
+        session = db.new_session()
+        try:
+            return await user_has_permission(session, user_id, name)
+        finally:
+            await session.close()
+
+    return {"project session_scope": scoped, "project new_session": plain}
+
+
+async def captured_sql() -> tuple[str, tuple[int, int]]:
+    """The SQL text the project sends and where user id and name sit in its parameters."""
+    from sqlalchemy import event
+
+    from personal_assistant.database import session as db
+    from personal_assistant.database.queries.rbac import user_has_permission
+
+    seen: list[tuple[str, Any]] = []
+
+    def grab(conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
+        seen.append((sql, params))
+
+    target = db.get_engine().sync_engine
+    event.listen(target, "before_cursor_execute", grab)
+    try:
+        async with db.session_scope() as session:
+            await user_has_permission(session, 987_654_321, "documents:read")
+    finally:
+        event.remove(target, "before_cursor_execute", grab)
+    sql, params = next((s, p) for s, p in seen if "EXISTS" in s.upper())
+    values = list(params)
+    return sql, (values.index(987_654_321), values.index("documents:read"))
+
+
+def _args(positions: tuple[int, int], user_id: int, name: str) -> list[Any]:
+    args: list[Any] = [None, None]
+    args[positions[0]], args[positions[1]] = user_id, name
+    return args
+
+
+# -- measurements ---------------------------------------------------------------------
+async def sequential(check: Check, pairs: Sequence[tuple[int, str]]) -> list[float]:
+    times = []
+    clock = time.perf_counter
+    for user_id, name in pairs:
+        start = clock()
+        await check(user_id, name)
+        times.append(clock() - start)
+    return times
+
+
+async def throughput(
+    check: Check, pairs: Sequence[tuple[int, str]], tasks: int, duration_s: float
+) -> dict[str, float]:
+    """Calls per second with ``tasks`` concurrent callers for ``duration_s``."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + duration_s
+    clock = time.perf_counter
+
+    async def worker(offset: int) -> None:
+        i = offset
+        while clock() < deadline:
+            user_id, name = pairs[i % len(pairs)]
+            start = clock()
+            await check(user_id, name)
+            latencies.append(clock() - start)
+            i += tasks
+
+    started = clock()
+    await asyncio.gather(*(worker(k) for k in range(tasks)))
+    elapsed = clock() - started
+    figures = common.percentiles(latencies)
+    return {
+        "per_s": round(len(latencies) / elapsed, 1),
+        "p50": figures["p50"],
+        "p99": figures["p99"],
+    }
+
+
+async def statements_per_check(
+    conn: asyncpg.Connection, check: Check, pairs: Sequence[tuple[int, str]]
+) -> dict[str, Any] | None:
+    """What reaches the server per check, from pg_stat_statements (None: unavailable)."""
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    except asyncpg.PostgresError:
+        return None
+    for user_id, name in pairs:
+        await check(user_id, name)
+    rows = await conn.fetch(
+        "SELECT query, calls FROM pg_stat_statements WHERE dbid = "
+        "(SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND query NOT ILIKE '%pg_stat_statements%' ORDER BY calls DESC"
+    )
+    per = {" ".join(r["query"].split())[:80]: round(r["calls"] / len(pairs), 2) for r in rows}
+    return {"total": round(sum(per.values()), 2), "statements": per}
+
+
+async def profile(check: Check, pairs: Sequence[tuple[int, str]], top: int = 22) -> list[str]:
+    """cProfile of a sequential loop, sorted by own time (what to read for the hot path)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for user_id, name in pairs:
+        await check(user_id, name)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+    return lines[: top + 6]
+
+
+# -- the run --------------------------------------------------------------------------
+SIZES = {
+    "full": {"users": 1_000_000, "seq_n": 2000, "rounds": 5, "tp_s": 2.0, "tp_rounds": 4},
+    "smoke": {"users": 2000, "seq_n": 60, "rounds": 2, "tp_s": 0.15, "tp_rounds": 2},
+}
+CONCURRENCY = (1, 10, 50)
+PRIMARY, RAW, POOL = "project session_scope", "asyncpg prepared", "asyncpg pool"
+
+
+async def measure(url: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    from personal_assistant.database import session as db
+
+    dataset = await build_dataset(url, sizes["users"])
+    names = dataset.pop("permission_names")
+    config = await project_engine(url)
+    dsn = common.libpq_url(url)
+    raw = await asyncpg.connect(dsn)
+    pool = await asyncpg.create_pool(dsn, min_size=config.pool_size, max_size=config.capacity)
+    try:
+        sql, positions = await captured_sql()
+        stmt = await raw.prepare(sql)
+
+        async def raw_check(user_id: int, name: str) -> bool:
+            return bool(await stmt.fetchval(*_args(positions, user_id, name)))
+
+        async def pool_check(user_id: int, name: str) -> bool:
+            async with pool.acquire() as conn:
+                return bool(await conn.fetchval(sql, *_args(positions, user_id, name)))
+
+        variants: dict[str, Check] = {**project_checks(), RAW: raw_check, POOL: pool_check}
+        n, rounds = sizes["seq_n"], sizes["rounds"]
+        pairs = workload(sizes["users"], names, n * (rounds + 1))
+        answers = {k: [await c(u, p) for u, p in pairs[:n]] for k, c in variants.items()}
+        if len({tuple(a) for a in answers.values()}) != 1:
+            raise AssertionError("the project and the reference disagree on permissions")
+        granted = sum(answers[RAW]) / n
+
+        async def seq_round(name: str, r: int) -> dict[str, float]:
+            return common.percentiles(
+                await sequential(variants[name], pairs[(r + 1) * n : (r + 2) * n])
+            )
+
+        seq = await common.ainterleave(rounds, list(variants), seq_round)
+        tp: dict[str, dict[str, list[dict[str, float]]]] = {}
+        for tasks in CONCURRENCY:
+
+            async def tp_round(name: str, r: int, tasks: int = tasks) -> dict[str, float]:
+                return await throughput(variants[name], pairs, tasks, sizes["tp_s"])
+
+            tp[str(tasks)] = await common.ainterleave(sizes["tp_rounds"], [PRIMARY, POOL], tp_round)
+        statements = {
+            name: await statements_per_check(raw, variants[name], pairs[:200])
+            for name in (PRIMARY, RAW)
+        }
+        hot_path = await profile(variants[PRIMARY], pairs[: min(n, 1000)])
+    finally:
+        await pool.close()
+        await raw.close()
+        await db.dispose_engine()
+    return {
+        "dataset": dataset,
+        "granted_share": round(granted, 3),
+        "sql": sql,
+        "project_config": {
+            "pool_size": config.pool_size,
+            "max_overflow": config.max_overflow,
+            "pool_pre_ping": config.pool_pre_ping,
+            "tracker": True,
+        },
+        "sequential_rounds": seq,
+        "sequential": {k: _median_figures(v) for k, v in seq.items()},
+        "throughput_rounds": tp,
+        "throughput": {c: {k: _median_figures(v) for k, v in by.items()} for c, by in tp.items()},
+        "statements_per_check": statements,
+        "profile_project_session_scope": hot_path,
+    }
+
+
+def _median_figures(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(common.median([r[key] for r in rounds]), 4) for key in rounds[0]}
+
+
+def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    seq = result["sequential"]
+    project, raw = seq[PRIMARY], seq[RAW]
+    out = [
+        common.row(
+            TITLE, f"sequential {q}", project[q], raw[q], "ms", reference_name=RAW,
+            target=f"p95 < {TARGET_P95_MS:g} ms" if q == "p95" else "",
+            met=project[q] < TARGET_P95_MS if q == "p95" else None,
+            note=common.missed_by(project[q], TARGET_P95_MS) if q == "p95" else "",
+        )
+        for q in ("p50", "p95", "p99")
+    ]  # fmt: skip
+    overhead = common.ratio(project["p50"], raw["p50"])
+    out.append(
+        common.row(
+            TITLE, "layer overhead (sequential p50)", project["p50"], raw["p50"], "ms",
+            reference_name=RAW, target=f"<= {TARGET_RATIO:g}x raw asyncpg",
+            met=overhead <= TARGET_RATIO, note=common.missed_by(overhead, TARGET_RATIO),
+        )
+    )  # fmt: skip
+    for tasks, by in result["throughput"].items():
+        p, r = by[PRIMARY]["per_s"], by[POOL]["per_s"]
+        floor = round(1 / TARGET_RATIO, 2)
+        out.append(
+            common.row(
+                TITLE, f"throughput, {tasks} tasks", p, r, "checks/s", reference_name=POOL,
+                target=f">= {floor:g}x reference", met=common.ratio(p, r) >= floor,
+                note=common.missed_by(common.ratio(p, r), floor, higher_is_better=True),
+            )
+        )  # fmt: skip
+    return out
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    plt = common.pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    seq = result["sequential"]
+    names = list(seq)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [q + i * width for q in range(3)]
+        left.bar(xs, [seq[name][q] for q in ("p50", "p95", "p99")], width, label=name)
+    left.set_xticks([q + 0.4 - width / 2 for q in range(3)], ["p50", "p95", "p99"])
+    left.axhline(
+        TARGET_P95_MS, color="red", linestyle="--", label=f"p95 target {TARGET_P95_MS:g} ms"
+    )
+    left.set_ylabel("ms (median of rounds)")
+    left.set_title(f"Sequential check, {result['dataset']['users']:,} users")
+    left.legend(fontsize=7)
+    tp = result["throughput"]
+    levels = list(tp)
+    for name in (PRIMARY, POOL):
+        right.plot(
+            [int(c) for c in levels], [tp[c][name]["per_s"] for c in levels], "o-", label=name
+        )
+    right.set_xlabel("concurrent tasks")
+    right.set_ylabel("checks per second")
+    right.set_title("Throughput (median of rounds)")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--users", type=int, help="users to seed (default 1,000,000)")
+    opts = p.parse_args(argv)
+    sizes = dict(SIZES["smoke" if opts.smoke else "full"])
+    if opts.users:
+        sizes["users"] = opts.users
+    with common.server(opts.database_url) as admin, common.scratch_database(admin, NAME) as url:
+        result = common.run(measure(url, sizes))
+        result["sizes"] = sizes
+        result["event_loop"] = common.loop_name()
+        result["rows"] = rows(result)
+        common.write_results(
+            opts.out, NAME, result, smoke=opts.smoke,
+            command=common.command_line("bench.rbac_bench", argv), admin_url=admin,
+        )  # fmt: skip
+    plot(result, common.figure_path(opts.out, NAME, opts.smoke))
+    common.print_rows(result["rows"])
+    return result
+
+
+if __name__ == "__main__":
+    main()
