@@ -30,9 +30,7 @@ async def client_via_pgbouncer(
         statement_timeout=5000,
     )
     app = create_app(config, AppSettings(auto_migrate=True, demo_data=True))
-    app.state.monitoring_settings = MonitoringSettings(
-        pgbouncer_admin_url=pgbouncer.admin_url
-    )
+    app.state.monitoring_settings = MonitoringSettings(pgbouncer_admin_url=pgbouncer.admin_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
