@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database import session as db
@@ -54,7 +55,18 @@ async def test_one_more_than_capacity_fails_after_pool_timeout(
     await asyncio.gather(*holders, return_exceptions=True)
 
 
-async def test_stats_match_open_sessions(small_pool: DatabaseConfig) -> None:
+async def test_stats_match_open_sessions(database_url: str) -> None:
+    config = DatabaseConfig(
+        url=database_url, pool_size=3, max_overflow=2, pool_timeout=1.0, pool_overflow_grace=0
+    )
+    await db.init_engine(config)
+    try:
+        await _check_stats_match_open_sessions()
+    finally:
+        await db.dispose_engine()
+
+
+async def _check_stats_match_open_sessions() -> None:
     sessions = [db.new_session() for _ in range(5)]
     for session in sessions:
         await session.execute(text("SELECT 1"))
@@ -68,6 +80,42 @@ async def test_stats_match_open_sessions(small_pool: DatabaseConfig) -> None:
     assert stats.checked_out == 0
     assert stats.checked_in == 3  # the two overflow connections were closed on return
     assert stats.connections_closed == 2
+
+
+async def test_overflow_connections_are_kept_while_recently_needed(
+    small_pool: DatabaseConfig,
+) -> None:
+    sessions = [db.new_session() for _ in range(5)]  # 3 pooled + 2 overflow
+    for session in sessions:
+        await session.execute(text("SELECT 1"))
+    for session in sessions:
+        await session.close()
+    stats = db.get_pool_stats()
+    assert (stats.checked_in, stats.connections_closed, stats.overflow) == (5, 0, 2)
+    # Reused, not reopened, by the next burst:
+    sessions = [db.new_session() for _ in range(5)]
+    for session in sessions:
+        await session.execute(text("SELECT 1"))
+        await session.close()
+    assert db.get_pool_stats().connections_created == 5
+
+
+async def test_overflow_connections_close_once_the_grace_has_passed(database_url: str) -> None:
+    config = DatabaseConfig(url=database_url, pool_size=2, max_overflow=2, pool_overflow_grace=0.3)
+    await db.init_engine(config)
+    try:
+        sessions = [db.new_session() for _ in range(4)]
+        for session in sessions:
+            await session.execute(text("SELECT 1"))
+        for session in sessions[:2]:
+            await session.close()
+        await asyncio.sleep(0.4)  # no checkout has found the pool empty since
+        for session in sessions[2:]:
+            await session.close()
+        stats = db.get_pool_stats()
+        assert (stats.checked_in, stats.connections_closed, stats.overflow) == (2, 2, 0)
+    finally:
+        await db.dispose_engine()
 
 
 async def test_stats_after_a_burst_of_concurrent_work(small_pool: DatabaseConfig) -> None:
@@ -121,6 +169,30 @@ async def test_terminated_connections_are_recovered_by_pre_ping(
     assert stats.disconnects_recovered >= 1
 
 
+async def test_a_recently_returned_connection_skips_the_ping_inside_the_idle_window(
+    database_url: str, database_dsn: str
+) -> None:
+    # The price of DATABASE_POOL_PRE_PING_IDLE: a connection killed within the window
+    # is handed out unchecked. (With the default of 0, the test above recovers it.)
+    config = DatabaseConfig(url=database_url, pool_size=1, max_overflow=0, pool_pre_ping_idle=60)
+    await db.init_engine(config)
+    try:
+        await _hold(0)
+        admin = await asyncpg.connect(database_dsn)
+        try:
+            await admin.fetchval(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        with pytest.raises(DBAPIError):
+            await _hold(0)
+        await _hold(0)  # the failed connection was invalidated; the next one works
+    finally:
+        await db.dispose_engine()
+
+
 async def test_cancelled_request_returns_its_connection(small_pool: DatabaseConfig) -> None:
     task = asyncio.create_task(_hold(5))
     await asyncio.sleep(0.3)
@@ -160,3 +232,35 @@ def test_conventional_aliases_are_importable() -> None:
 
     assert get_db is get_db_session
     assert callable(SessionLocal)
+
+
+STATEMENT_CALLS = (
+    "SELECT query, calls FROM pg_stat_statements "
+    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+async def _statement_calls(dsn: str) -> dict[str, int]:
+    admin = await asyncpg.connect(dsn)
+    try:
+        return {row["query"]: row["calls"] for row in await admin.fetch(STATEMENT_CALLS)}
+    finally:
+        await admin.close()
+
+
+@pytest.mark.usefixtures("require_extensions")
+async def test_read_sessions_cost_one_ping_and_one_statement(
+    small_pool: DatabaseConfig, database_dsn: str
+) -> None:
+    before = await _statement_calls(database_dsn)
+    for _ in range(10):
+        async with db.read_session() as session:
+            await session.execute(text("SELECT current_date"))
+    after = await _statement_calls(database_dsn)
+    added = {
+        q: n - before.get(q, 0)
+        for q, n in after.items()
+        if n != before.get(q, 0) and q != STATEMENT_CALLS
+    }
+    # One ping (SELECT 1, one round trip) and the statement; no BEGIN/COMMIT/ROLLBACK.
+    assert added == {"SELECT $1": 10, "SELECT current_date": 10}

@@ -36,6 +36,7 @@ def monitored_app(db_config: DatabaseConfig) -> MonitoredApp:
         **settings: Any,
     ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         app = create_app(config or db_config, AppSettings(auto_migrate=False, demo_data=False))
+        settings.setdefault("health_db_cache_s", 0.0)  # each request probes, unless asked
         app.state.monitoring_settings = MonitoringSettings(**settings)
         app.dependency_overrides[get_security_settings] = lambda: SecuritySettings(
             health_token=token

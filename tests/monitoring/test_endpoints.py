@@ -8,6 +8,7 @@ import signal
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -180,3 +181,40 @@ async def test_readiness_asks_the_migration_manager(monitored_app: MonitoredApp)
     assert before.status_code == 503
     assert "0001_rbac_schema.sql" in before.json()["output"]
     assert after.status_code == 200
+
+
+async def test_concurrent_database_checks_share_one_probe(
+    monitored_app: MonitoredApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probes = 0
+    real_round_trip = db_probe._round_trip
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal probes
+        probes += 1
+        return await real_round_trip(*args, **kwargs)
+
+    monkeypatch.setattr(db_probe, "_round_trip", counted)
+    async with monitored_app(health_db_cache_s=5.0) as (_, client):
+        burst = await asyncio.gather(*(client.get("/health/database") for _ in range(20)))
+        later = await client.get("/health/ready")
+    assert {r.status_code for r in burst} == {200} and later.status_code == 200
+    assert probes == 1
+
+
+async def test_without_a_cache_each_sequential_check_probes(
+    monitored_app: MonitoredApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probes = 0
+    real_round_trip = db_probe._round_trip
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal probes
+        probes += 1
+        return await real_round_trip(*args, **kwargs)
+
+    monkeypatch.setattr(db_probe, "_round_trip", counted)
+    async with monitored_app(health_db_cache_s=0.0) as (_, client):
+        for _ in range(3):
+            assert (await client.get("/health/database")).status_code == 200
+    assert probes == 3

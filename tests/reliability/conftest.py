@@ -8,6 +8,7 @@ moved to the end of the run, so that it greps everything the other tests produce
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,7 +66,8 @@ def workdir() -> Iterator[Path]:
     yield path
     import shutil
 
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("PA_KEEP_WORKDIR"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

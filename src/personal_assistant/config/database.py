@@ -24,6 +24,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from personal_assistant.database.errors import ConfigurationError
+from personal_assistant.database.ping import install_pre_ping
+from personal_assistant.database.pool import InstrumentedAsyncPool
 from personal_assistant.database.pool_stats import PoolStatsCollector
 from personal_assistant.database.retry import RetryPolicy, make_async_creator
 
@@ -83,6 +85,8 @@ class DatabaseConfig(BaseSettings):
     pool_timeout: Annotated[float, Gt(0), Le(3600)] = 30.0
     pool_recycle: Annotated[int, Ge(-1), Le(86400)] = 1800
     pool_pre_ping: bool = True
+    pool_pre_ping_idle: Annotated[float, Ge(0), Le(3600)] = 0.0
+    pool_overflow_grace: Annotated[float, Ge(0), Le(3600)] = 10.0
     connect_retries: Annotated[int, Ge(0), Le(20)] = 3
     connect_retry_initial_delay: Annotated[float, Ge(0), Le(60)] = 0.5
     connect_retry_max_delay: Annotated[float, Ge(0), Le(300)] = 10.0
@@ -296,8 +300,6 @@ def create_engine_from_config(
     exponential backoff and jitter; statements are never retried, because one that
     failed half-way may already have had side effects.
     """
-    from personal_assistant.database.pool_stats import InstrumentedAsyncPool
-
     url = url or config.sqlalchemy_url
     collector = stats or PoolStatsCollector(config.pool_size, config.max_overflow)
     holder: dict[str, AsyncEngine] = {}
@@ -329,12 +331,17 @@ def create_engine_from_config(
         max_overflow=config.max_overflow,
         pool_timeout=config.pool_timeout,
         pool_recycle=config.pool_recycle,
-        pool_pre_ping=config.pool_pre_ping,
+        pool_pre_ping=False,  # ours is one round trip instead of three (database/ping.py)
         echo=config.echo,
         hide_parameters=True,
     )
     holder["engine"] = engine
+    if config.pool_pre_ping:
+        install_pre_ping(engine, idle_s=config.pool_pre_ping_idle)
     collector.attach(engine)
+    pool = engine.sync_engine.pool
+    if isinstance(pool, InstrumentedAsyncPool):
+        pool.pa_overflow_grace = config.pool_overflow_grace
     if config.pgbouncer and config.timeouts():
         _set_timeouts_per_transaction(engine, config.timeouts())
     return engine

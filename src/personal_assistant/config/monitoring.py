@@ -31,7 +31,6 @@ from personal_assistant.monitoring import (
     aggregate,
     alerts,
     baseline,
-    db_probe,
     scaling,
     server_stats,
 )
@@ -166,7 +165,7 @@ async def readiness(runtime: RuntimeDep, pending_check: PendingDep) -> JSONRespo
             config = db.get_config()
         except DatabaseError:
             return _answer(HealthReport((_engine_down("postgresql"),), "readiness"))
-        probe = await db_probe.probe(config, runtime.settings.health_db_timeout)
+        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
         reach = Check("postgresql", "reachable", Status.PASS, "datastore", True)
         if isinstance(probe, ProbeFailure):
             reach = Check(
@@ -193,7 +192,7 @@ async def database_health(runtime: RuntimeDep) -> JSONResponse:
             config = db.get_config()
         except DatabaseError:
             return _answer(HealthReport((_engine_down("postgresql"),), "database"))
-        probe = await db_probe.probe(config, runtime.settings.health_db_timeout)
+        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
         details: dict[str, Any] = {"timeout_s": runtime.settings.health_db_timeout}
         if not isinstance(probe, ProbeFailure):
             details["database"] = {

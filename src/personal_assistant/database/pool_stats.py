@@ -4,7 +4,8 @@ SQLAlchemy's pool keeps current counts (checked out, idle, overflow) but no hist
 and no wait times. :class:`PoolStatsCollector` listens to the pool's events
 (``connect``, ``checkout``, ``checkin``, ``invalidate``) and counts them where they
 happen, in the manner of psycopg_pool's ``get_stats()``; checkout waits are measured by
-:class:`InstrumentedAsyncPool` around the real acquisition, since no event exists for it.
+:class:`~personal_assistant.database.pool.InstrumentedAsyncPool` around the real
+acquisition, since no event exists for it.
 ``snapshot()`` returns an immutable :class:`PoolStats`.
 """
 
@@ -16,11 +17,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
-from personal_assistant.database.errors import PoolExhaustedError
 from personal_assistant.database.latency import LatencySketch
 
 # Counter keys, named once so that producers and readers cannot drift apart.
@@ -93,7 +92,7 @@ class PoolStatsCollector:
         event.listen(target, "invalidate", self._on_invalidate)
         event.listen(target, "close", self._on_close)
         pool = target.pool
-        if isinstance(pool, InstrumentedAsyncPool):
+        if hasattr(pool, "pa_stats"):  # our InstrumentedAsyncPool (database/pool.py)
             pool.pa_stats = self
 
     # -- event handlers (called by SQLAlchemy) -------------------------------------
@@ -186,39 +185,3 @@ class PoolStatsCollector:
             invalidations=self._counts[INVALIDATIONS],
             disconnects_recovered=self._counts[RECOVERED],
         )
-
-
-class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
-    """``AsyncAdaptedQueuePool`` that times each acquisition and names exhaustion.
-
-    ``_do_get`` is where a checkout waits for a free connection; timing it is the only
-    way to learn the wait, and converting its ``TimeoutError`` here gives callers a
-    :class:`PoolExhaustedError` that says what to change.
-    """
-
-    pa_stats: PoolStatsCollector | None = None
-
-    def _do_get(self) -> ConnectionPoolEntry:
-        stats = self.pa_stats
-        if stats is None:
-            return super()._do_get()
-        must_wait = self.checkedin() == 0 and self._overflow >= self._max_overflow
-        started = time.perf_counter()
-        try:
-            entry = super()._do_get()
-        except SATimeoutError as exc:
-            stats.record_wait(time.perf_counter() - started, waited=True)
-            stats.record_timeout()
-            raise PoolExhaustedError(
-                capacity=self.size() + self._max_overflow,
-                timeout_s=self._timeout,
-                checked_out=self.checkedout(),
-            ) from exc
-        stats.record_wait(time.perf_counter() - started, waited=must_wait)
-        return entry
-
-    def recreate(self) -> InstrumentedAsyncPool:
-        new = super().recreate()
-        assert isinstance(new, InstrumentedAsyncPool)
-        new.pa_stats = self.pa_stats
-        return new

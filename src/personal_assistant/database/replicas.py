@@ -56,6 +56,7 @@ class Replica:
     name: str  # masked URL
     engine: AsyncEngine
     stats: PoolStatsCollector
+    read_engine: AsyncEngine | None = None  # the same pool in autocommit mode
     healthy: bool = False
     lag_ms: float | None = None
     in_recovery: bool | None = None

@@ -81,3 +81,38 @@ async def probe(
         connections=int(row["connections"]),
         max_connections=int(row["max_connections"]),
     )
+
+
+class SharedProbe:
+    """One probe at a time, its result reused for ``max_age_s`` seconds.
+
+    Without this, every health request opens its own connection: 64 concurrent
+    probes start 64 server processes, and a load balancer polling every instance
+    turns health checking into a load test of the database. Concurrent callers share
+    the probe in flight (shielded, so a caller that gives up does not cancel it for the
+    others); a result, pass or fail, answers for ``max_age_s`` seconds (0: only
+    concurrent callers share). The body's ``time`` fields say when it was measured.
+    """
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self._result: ProbeResult | ProbeFailure | None = None
+        self._measured_at = float("-inf")
+        self._in_flight: asyncio.Task[ProbeResult | ProbeFailure] | None = None
+
+    async def get(self, config: DatabaseConfig, timeout_s: float) -> ProbeResult | ProbeFailure:
+        if self._result is not None and time.monotonic() - self._measured_at < self.max_age_s:
+            return self._result
+        if self._in_flight is None:
+            self._in_flight = asyncio.ensure_future(self._measure(config, timeout_s))
+        return await asyncio.shield(self._in_flight)
+
+    async def _measure(
+        self, config: DatabaseConfig, timeout_s: float
+    ) -> ProbeResult | ProbeFailure:
+        try:
+            result = await probe(config, timeout_s)
+            self._result, self._measured_at = result, time.monotonic()
+            return result
+        finally:
+            self._in_flight = None

@@ -25,6 +25,7 @@ from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.performance import tracker_for
 from personal_assistant.monitoring import aggregate, alerts, server_stats
 from personal_assistant.monitoring.baseline import load_baseline
+from personal_assistant.monitoring.db_probe import SharedProbe
 from personal_assistant.monitoring.redis_publish import (
     REDIS_ERRORS,
     RedisUnavailableError,
@@ -67,6 +68,7 @@ class MonitoringRuntime:
     leading: bool = True
     started: float = field(default_factory=time.monotonic)
     migrations_ok_until: float = float("-inf")
+    probe: SharedProbe = field(default_factory=lambda: SharedProbe(0.0))
     _baseline: dict[str, alerts.Baseline] = field(default_factory=dict)
     _baseline_at: float = float("-inf")
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -84,7 +86,13 @@ class MonitoringRuntime:
         notifier = (
             WebhookNotifier(settings.alert_webhook_url) if settings.alert_webhook_url else None
         )
-        return cls(settings=settings, store=store, notifier=notifier, leading=store is None)
+        return cls(
+            settings=settings,
+            store=store,
+            notifier=notifier,
+            leading=store is None,
+            probe=SharedProbe(settings.health_db_cache_s),
+        )
 
     @property
     def rules(self) -> alerts.AlertRules:

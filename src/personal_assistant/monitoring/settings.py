@@ -27,6 +27,11 @@ class MonitoringSettings(BaseSettings):
     health_db_timeout: Annotated[float, Gt(0), Le(60)] = Field(
         default=2.0, description="seconds a database health round trip may take"
     )
+    health_db_cache_s: Annotated[float, Ge(0), Le(60)] = Field(
+        default=1.0,
+        description="seconds a database probe result answers later health requests "
+        "(concurrent requests always share one probe); 0: probe per request",
+    )
     health_db_slow_ms: Annotated[float, Gt(0)] = Field(
         default=500.0, description="round trip above this many ms reports warn"
     )
