@@ -1,9 +1,10 @@
 """Benchmark 1: the RBAC permission check, session layer against raw asyncpg.
 
-The project path is what a request does: ``async with session_scope() as s:
+The project path is what a request does for a read: ``async with read_session() as s:
 await user_has_permission(s, user_id, name)`` on the engine ``init_engine`` builds
 (default ``DatabaseConfig``, the query tracker attached as the app attaches it).
-``new_session()`` + ``close()`` is measured too. The reference sends the very SQL
+``session_scope()`` (a transaction with commit) and ``new_session()`` + ``close()``
+are measured too. The reference sends the very SQL
 text the project sends (captured from SQLAlchemy, not rewritten) as an asyncpg
 prepared statement on a held connection (``conn.prepare(sql)``); for concurrency,
 asyncpg's pool used as its documentation shows (``async with pool.acquire()`` +
@@ -144,6 +145,10 @@ def project_checks() -> dict[str, Check]:
     from personal_assistant.database import session as db
     from personal_assistant.database.queries.rbac import user_has_permission
 
+    async def read(user_id: int, name: str) -> bool:
+        async with db.read_session() as session:
+            return await user_has_permission(session, user_id, name)
+
     async def scoped(user_id: int, name: str) -> bool:
         async with db.session_scope() as session:
             return await user_has_permission(session, user_id, name)
@@ -155,7 +160,11 @@ def project_checks() -> dict[str, Check]:
         finally:
             await session.close()
 
-    return {"project session_scope": scoped, "project new_session": plain}
+    return {
+        "project read_session": read,
+        "project session_scope": scoped,
+        "project new_session": plain,
+    }
 
 
 async def captured_sql() -> tuple[str, tuple[int, int]]:
@@ -266,7 +275,7 @@ SIZES = {
     "smoke": {"users": 2000, "seq_n": 60, "rounds": 2, "tp_s": 0.15, "tp_rounds": 2},
 }
 CONCURRENCY = (1, 10, 50)
-PRIMARY, RAW, POOL = "project session_scope", "asyncpg prepared", "asyncpg pool"
+PRIMARY, RAW, POOL = "project read_session", "asyncpg prepared", "asyncpg pool"
 
 
 async def measure(url: str, sizes: dict[str, Any]) -> dict[str, Any]:
@@ -312,7 +321,7 @@ async def measure(url: str, sizes: dict[str, Any]) -> dict[str, Any]:
             tp[str(tasks)] = await common.ainterleave(sizes["tp_rounds"], [PRIMARY, POOL], tp_round)
         statements = {
             name: await statements_per_check(raw, variants[name], pairs[:200])
-            for name in (PRIMARY, RAW)
+            for name in (PRIMARY, "project session_scope", RAW)
         }
         hot_path = await profile(variants[PRIMARY], pairs[: min(n, 1000)])
     finally:
@@ -334,7 +343,7 @@ async def measure(url: str, sizes: dict[str, Any]) -> dict[str, Any]:
         "throughput_rounds": tp,
         "throughput": {c: {k: _median_figures(v) for k, v in by.items()} for c, by in tp.items()},
         "statements_per_check": statements,
-        "profile_project_session_scope": hot_path,
+        "profile_project_read_session": hot_path,
     }
 
 

@@ -45,7 +45,9 @@ def run_smoke(main: Main, name: str, server: ServerInfo, out: Path) -> dict[str,
 def test_the_rbac_benchmark_runs_in_smoke_mode(pg_server: ServerInfo, tmp_path: Path) -> None:
     data = run_smoke(rbac_bench.main, "rbac", pg_server, tmp_path)
     assert data["dataset"]["roles"] == 200 and data["dataset"]["permissions"] == 2000
-    assert {"project session_scope", "asyncpg prepared"} <= set(data["sequential"])
+    assert {"project read_session", "project session_scope", "asyncpg prepared"} <= set(
+        data["sequential"]
+    )
     assert set(data["throughput"]) == {"1", "10", "50"}
 
 

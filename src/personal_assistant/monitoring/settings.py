@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from annotated_types import Ge, Gt, Le
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from personal_assistant.config.database import load_settings
@@ -83,6 +83,29 @@ class MonitoringSettings(BaseSettings):
     worker_publish_interval_s: Annotated[float, Gt(0), Le(3600)] = 5.0
     worker_snapshot_ttl_s: Annotated[float, Gt(0), Le(86_400)] = 20.0
     redis_timeout: Annotated[float, Gt(0), Le(60)] = 0.5
+
+    @field_validator("redis_url", "alert_webhook_url", "pgbouncer_admin_url", mode="before")
+    @classmethod
+    def _check_url_scheme(cls, value: object, info: ValidationInfo) -> object:
+        """Refuse a URL of the wrong kind at start-up, not at the first publish or alert."""
+        if value is None or value == "":
+            return None
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        allowed = _URL_SCHEMES[str(info.field_name)]
+        scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
+        if scheme not in allowed:
+            raise ValueError(
+                f"must be a URL starting with {' or '.join(s + '://' for s in allowed)}"
+            )
+        return raw
+
+
+#: Schemes each URL setting accepts.
+_URL_SCHEMES = {
+    "redis_url": ("redis", "rediss", "unix"),
+    "alert_webhook_url": ("http", "https"),
+    "pgbouncer_admin_url": ("postgresql", "postgres"),
+}
 
 
 @lru_cache(maxsize=1)
