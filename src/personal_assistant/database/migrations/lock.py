@@ -117,15 +117,18 @@ class BlockerWatch:
         self.last_seen = ""
 
     async def _run(self) -> None:
-        while not self._stop.is_set():
+        # The first poll waits one interval: a statement done by then was not blocked,
+        # and most are (polling at once cost ~2.5 ms per migration for nothing).
+        while True:
+            try:
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+                return
+            except TimeoutError:
+                pass
             result = await self._conn.execute(BLOCKERS, {"pid": self._pid})
             rows = [dict(r._mapping) for r in result]
             if rows:
                 self.last_seen = _describe(rows)
-            try:
-                await asyncio.wait_for(self._stop.wait(), self._interval)
-            except TimeoutError:
-                continue
 
     async def __aenter__(self) -> BlockerWatch:
         self._task = asyncio.create_task(self._run())

@@ -51,10 +51,9 @@ from personal_assistant.database.migrations.plan import AppliedMigration
 from personal_assistant.database.migrations.tracking import Tracking
 
 LOCK_NOT_AVAILABLE = "55P03"
-BACKEND_PID = text("SELECT pg_backend_pid()")
 SET_TIMEOUTS = text(
     "SELECT set_config('lock_timeout', :lock, :local), "
-    "set_config('statement_timeout', :statement, :local)"
+    "set_config('statement_timeout', :statement, :local), pg_backend_pid() AS pid"
 )
 STARTED = "started but did not finish (the runner stopped half-way)"
 #: Retry jitter: each delay is scaled by a random factor in [1 - JITTER, 1].
@@ -164,8 +163,8 @@ class Runner:
             "statement": f"{s.statement_timeout_ms}ms",
             "local": local,
         }
-        await conn.execute(SET_TIMEOUTS, params)
-        return int(await conn.scalar(BACKEND_PID) or 0)
+        row = (await conn.execute(SET_TIMEOUTS, params)).one()
+        return int(row.pid)
 
     async def _execute(
         self, conn: AsyncConnection, stmt: SqlStatement, path: str, watch: BlockerWatch
