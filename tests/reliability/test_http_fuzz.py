@@ -25,10 +25,7 @@ from tests.reliability.served import app_env, serve
 MAX_EXAMPLES = 12
 #: Failures of operations owned elsewhere, reported in docs/reliability.md; the test
 #: xfails while only these fail, and passes once they are fixed.
-KNOWN_GAPS = {
-    "GET /health/database/migrations": "dashboard router: documents application/json but "
-    "answers application/health+json; 401 undocumented",
-}
+KNOWN_GAPS: dict[str, str] = {}
 TOKEN = "fuzz-t0ken-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 

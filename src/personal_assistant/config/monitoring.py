@@ -14,7 +14,6 @@ statement parameter: statements appear only in their normalized form.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -27,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from personal_assistant.config.security import HealthTokenDep
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.migrations.errors import MigrationError
 from personal_assistant.monitoring import (
     aggregate,
     alerts,
@@ -48,7 +48,6 @@ from personal_assistant.monitoring.health import (
 )
 from personal_assistant.monitoring.metrics import Figures, render
 from personal_assistant.monitoring.readiness import (
-    MigrationStatusUnavailable,
     PendingCheck,
     manager_pending,
 )
@@ -84,12 +83,12 @@ router = APIRouter(
 )
 
 
-def get_runtime(request: Request) -> MonitoringRuntime:
+async def get_runtime(request: Request) -> MonitoringRuntime:
     runtime: MonitoringRuntime = request.app.state.monitoring
     return runtime
 
 
-def get_pending_check() -> PendingCheck:
+async def get_pending_check() -> PendingCheck:
     """How readiness learns of pending migrations (override in tests or deployments)."""
     return manager_pending
 
@@ -126,25 +125,13 @@ async def liveness(runtime: RuntimeDep) -> JSONResponse:
     return _answer(HealthReport((check,), "liveness"))
 
 
-def _migration_errors() -> tuple[type[Exception], ...]:
-    """The migration layer's root error, when that layer is installed."""
-    try:
-        module = importlib.import_module("personal_assistant.database.migrations.errors")
-    except ImportError:
-        return ()
-    root = getattr(module, "MigrationError", None)
-    return (root,) if isinstance(root, type) and issubclass(root, Exception) else ()
-
-
 async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCheck) -> Check:
     if time.monotonic() < runtime.migrations_ok_until:
         return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
-    errors: tuple[type[BaseException], ...] = (*server_stats.ERRORS, *_migration_errors())
+    errors: tuple[type[BaseException], ...] = (*server_stats.ERRORS, MigrationError)
     try:
         async with asyncio.timeout(runtime.settings.health_db_timeout):
             pending = await pending_check(db.get_engine())
-    except MigrationStatusUnavailable as exc:
-        return Check("migrations", "pending", Status.WARN, "component", output=str(exc))
     except errors as exc:
         reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
         return Check("migrations", "pending", Status.FAIL, "component", output=reason)

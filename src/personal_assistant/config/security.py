@@ -18,6 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from personal_assistant.config.database import load_settings
+
 
 class SecuritySettings(BaseSettings):
     """``HEALTH_TOKEN``: unset means the detailed endpoints are open (development)."""
@@ -28,8 +30,14 @@ class SecuritySettings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
-def get_security_settings() -> SecuritySettings:
-    return SecuritySettings()
+def load_security_settings() -> SecuritySettings:
+    """The process-wide settings, read once."""
+    return load_settings(SecuritySettings)
+
+
+async def get_security_settings() -> SecuritySettings:
+    """FastAPI dependency (async: a sync one would cost a thread hop per request)."""
+    return load_security_settings()
 
 
 def token_matches(expected: str, given: str) -> bool:
@@ -42,7 +50,7 @@ def token_matches(expected: str, given: str) -> bool:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_health_token(
+async def require_health_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[SecuritySettings, Depends(get_security_settings)],
 ) -> None:

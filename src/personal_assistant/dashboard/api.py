@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, JSONResponse
 
-from personal_assistant.config.monitoring import RuntimeDep
+from personal_assistant.config.monitoring import HealthResponse, RuntimeDep
 from personal_assistant.config.security import (
     HealthTokenDep,
     SecuritySettings,
@@ -153,6 +153,8 @@ def _reason(exc: BaseException, timeout_s: float) -> str:
     "/health/database/migrations",
     dependencies=[HealthTokenDep],
     summary="Applied version, pending migrations and the last applied time",
+    response_class=HealthResponse,
+    responses={401: {"description": "HEALTH_TOKEN required"}, 503: {"description": "failing"}},
 )
 async def migrations_health(runtime: RuntimeDep) -> JSONResponse:
     timeout_s = runtime.settings.health_db_timeout
