@@ -264,3 +264,18 @@ async def test_read_sessions_cost_one_ping_and_one_statement(
     }
     # One ping (SELECT 1, one round trip) and the statement; no BEGIN/COMMIT/ROLLBACK.
     assert added == {"SELECT $1": 10, "SELECT current_date": 10}
+
+
+async def test_waiting_checkouts_and_connection_create_time_are_reported(
+    small_pool: DatabaseConfig,
+) -> None:
+    holders = [asyncio.create_task(_hold(1.0)) for _ in range(small_pool.capacity)]
+    await asyncio.sleep(0.3)
+    waiter = asyncio.create_task(_hold(0))
+    await asyncio.sleep(0.1)
+    assert db.get_pool_stats().pending_requests == 1
+    await asyncio.gather(*holders, waiter)
+    stats = db.get_pool_stats()
+    assert stats.pending_requests == 0
+    assert stats.connection_create_ms["count"] == stats.connections_created
+    assert 0 < stats.connection_create_ms["p50"] < 1000

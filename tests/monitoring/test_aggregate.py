@@ -15,6 +15,7 @@ def pool(checked_out: int, checkouts: int, waited: int, waits: list[float]) -> d
     for w in waits:
         wait.add(w)
     stats = {
+        "pending_requests": 0,
         "pool_size": 5, "max_overflow": 5, "capacity": 10, "checked_out": checked_out,
         "checked_in": 1, "overflow": 0, "total_checkouts": checkouts,
         "connections_created": 2, "connections_closed": 0, "waited_checkouts": waited,

@@ -33,6 +33,8 @@ async def test_metrics_use_the_opentelemetry_names(monitored_app: MonitoredApp) 
         "db_client_connection_timeouts",
         "db_client_connection_wait_time_seconds",
         "db_client_connection_use_time_seconds",
+        "db_client_connection_create_time_seconds",
+        "db_client_connection_pending_requests",
         "db_client_operation_duration_seconds",
         "pa_db_slow_queries",
         "pa_health_check_duration_seconds",

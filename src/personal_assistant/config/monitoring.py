@@ -335,6 +335,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
             pool=aggregate.merge_pool(pools) if pools else None,
             pool_wait=merged([p["wait"] for p in pools]) if pools else None,
             pool_use=merged([p["use"] for p in pools]) if pools else None,
+            pool_create=merged([p.get("create", {}) for p in pools]) if pools else None,
             statements=statements,
             slow_total=sum(int(p["slow_total"]) for p in gathered.performances),
             alerts=[a.alert.as_dict() for a in runtime.book.active],

@@ -75,6 +75,8 @@ class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
             return super()._do_get()
         must_wait = self.checkedin() == 0 and self._overflow >= self._max_overflow
         started = time.perf_counter()
+        if must_wait:
+            stats.waiting(+1)
         try:
             entry = super()._do_get()
         except SATimeoutError as exc:
@@ -85,7 +87,17 @@ class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
                 timeout_s=self._timeout,
                 checked_out=self.checkedout(),
             ) from exc
+        finally:
+            if must_wait:
+                stats.waiting(-1)
         stats.record_wait(time.perf_counter() - started, waited=must_wait)
+        return entry
+
+    def _create_connection(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        entry = super()._create_connection()
+        if self.pa_stats is not None:
+            self.pa_stats.record_create(time.perf_counter() - started)
         return entry
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:

@@ -58,8 +58,10 @@ class PoolStats:
     reuse_ratio: float
     waited_checkouts: int
     wait_ratio: float
+    pending_requests: int
     checkout_wait_ms: dict[str, float | int]
     connection_use_ms: dict[str, float | int]
+    connection_create_ms: dict[str, float | int]
     timeouts: int
     timeouts_last_minute: int
     invalidations: int
@@ -78,6 +80,8 @@ class PoolStatsCollector:
         self._counts: Counter[str] = Counter()
         self._wait = LatencySketch()
         self._use = LatencySketch()
+        self._create = LatencySketch()
+        self._pending = 0
         self._recent_timeouts: deque[float] = deque(maxlen=10_000)
         self._engine: AsyncEngine | None = None
 
@@ -129,6 +133,14 @@ class PoolStatsCollector:
         if waited:
             self._counts[WAITED] += 1
 
+    def record_create(self, seconds: float) -> None:
+        """Time to open one new connection (retries included)."""
+        self._create.add(seconds * 1000.0)
+
+    def waiting(self, delta: int) -> None:
+        """A checkout starts (+1) or stops (-1) waiting for a free connection."""
+        self._pending += delta
+
     def record_timeout(self) -> None:
         self._counts[TIMEOUTS] += 1
         self._recent_timeouts.append(time.monotonic())
@@ -146,6 +158,11 @@ class PoolStatsCollector:
     def use_sketch(self) -> LatencySketch:
         """How long connections stayed checked out (ms)."""
         return self._use
+
+    @property
+    def create_sketch(self) -> LatencySketch:
+        """How long opening a new connection took (ms)."""
+        return self._create
 
     # -- reading -------------------------------------------------------------------
     def _recent_timeout_count(self) -> int:
@@ -178,8 +195,10 @@ class PoolStatsCollector:
             reuse_ratio=round(self._counts[REUSED] / checkouts, 4) if checkouts else 1.0,
             waited_checkouts=self._counts[WAITED],
             wait_ratio=round(self._counts[WAITED] / checkouts, 4) if checkouts else 0.0,
+            pending_requests=self._pending,
             checkout_wait_ms=self._wait.summary().as_dict(),
             connection_use_ms=self._use.summary().as_dict(),
+            connection_create_ms=self._create.summary().as_dict(),
             timeouts=self._counts[TIMEOUTS],
             timeouts_last_minute=self._recent_timeout_count(),
             invalidations=self._counts[INVALIDATIONS],

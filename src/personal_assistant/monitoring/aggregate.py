@@ -32,6 +32,7 @@ _SUMMED = (
     "timeouts_last_minute",
     "invalidations",
     "disconnects_recovered",
+    "pending_requests",
 )
 
 
@@ -51,6 +52,9 @@ def merge_pool(pools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "wait_ratio": _ratio(totals["waited_checkouts"], checkouts, 0.0),
         "checkout_wait_ms": sketch_codec.merged([p["wait"] for p in pools]).summary().as_dict(),
         "connection_use_ms": sketch_codec.merged([p["use"] for p in pools]).summary().as_dict(),
+        "connection_create_ms": sketch_codec.merged([p.get("create", {}) for p in pools])
+        .summary()
+        .as_dict(),
     }
 
 

@@ -47,6 +47,7 @@ class Figures:
     health_durations: Mapping[str, LatencySketch]
     workers: int
     pool_name: str = "default"
+    pool_create: LatencySketch | None = None
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], sketch: LatencySketch) -> None:
@@ -93,9 +94,21 @@ class FiguresCollector(Collector):
         )
         timeouts.add_metric(name, float(f.pool["timeouts"]))
         yield timeouts
+        pending = GaugeMetricFamily(
+            "db_client_connection_pending_requests",
+            "Checkouts waiting for a free connection right now.",
+            labels=["db_client_connection_pool_name"],
+        )
+        pending.add_metric(name, float(f.pool.get("pending_requests", 0)))
+        yield pending
         for sketch, metric, doc in (
             (f.pool_wait, "db_client_connection_wait_time_seconds", "Time to obtain a connection."),
             (f.pool_use, "db_client_connection_use_time_seconds", "Time a connection was held."),
+            (
+                f.pool_create,
+                "db_client_connection_create_time_seconds",
+                "Time to open a new connection.",
+            ),
         ):
             if sketch is None:
                 continue

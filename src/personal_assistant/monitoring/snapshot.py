@@ -24,6 +24,7 @@ def pool_wire(collector: PoolStatsCollector) -> dict[str, Any]:
         "stats": collector.snapshot().as_dict(),
         "wait": sketch_codec.encode(collector.wait_sketch),
         "use": sketch_codec.encode(collector.use_sketch),
+        "create": sketch_codec.encode(collector.create_sketch),
     }
 
 
