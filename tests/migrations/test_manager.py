@@ -248,3 +248,30 @@ async def test_tracking_table_in_its_own_schema(
     with psycopg.connect(database_dsn) as conn:
         count = conn.execute('SELECT count(*) FROM "Ops Meta".schema_migrations').fetchone()
     assert count == (2,)
+
+
+async def test_session_state_of_one_migration_does_not_reach_the_next(
+    database_url: str, database_dsn: str, tmp_path: Path
+) -> None:
+    # Migrations of one run share a connection, reset between them.
+    write(
+        tmp_path,
+        "0001_session_state.sql",
+        """
+        SET search_path = pg_catalog;
+        CREATE TEMP TABLE scratch (x int);
+        """,
+        "SELECT 1;",
+    )
+    write(
+        tmp_path,
+        "0002_after.sql",
+        """
+        CREATE TEMP TABLE scratch (x int);
+        CREATE TABLE landed_in_public (id bigint PRIMARY KEY);
+        """,
+        "DROP TABLE landed_in_public;",
+    )
+    async with MigrationManager(database_url, tmp_path) as manager:
+        assert [r.version for r in await manager.upgrade()] == [1, 2]
+    assert "landed_in_public" in tables(database_dsn)

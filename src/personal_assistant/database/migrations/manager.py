@@ -134,7 +134,10 @@ class MigrationManager:
             plan = status.upgrade_plan(to)
             allowed = await check_pending(conn, plan, allow_dangerous=allow_dangerous)
             runner = self._runner(conn)
-            return [await runner.apply(f, allowed.get(f.version, [])) for f in plan]
+            try:
+                return [await runner.apply(f, allowed.get(f.version, [])) for f in plan]
+            finally:
+                await runner.close()
 
     async def plan_downgrade(
         self, to: int | None = None, *, steps: int | None = None
@@ -152,7 +155,10 @@ class MigrationManager:
         async with self._locked() as (conn, status):
             plan = status.downgrade_plan(to, steps)
             runner = self._runner(conn)
-            return [await runner.revert(row) for row in plan]
+            try:
+                return [await runner.revert(row) for row in plan]
+            finally:
+                await runner.close()
 
     async def repair(self) -> list[int]:
         """Re-record checksums of reviewed edits; clear failed no-transaction records.

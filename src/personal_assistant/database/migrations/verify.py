@@ -13,7 +13,7 @@ values are gone), or that the steps are fast on a large table.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -144,18 +144,26 @@ async def verify_files(
         key = 0  # nobody else knows the scratch database: any key will do
         async with migration_lock(scratch, key, timeout_s=1, poll_s=0.1) as conn:
             await tracking.ensure(conn)
-            verifier = _Verifier(Runner(scratch, tracking, settings, conn), tracking, conn)
-            for file in files:
-                try:
-                    result = await verifier.check(file)
-                except MigrationFailedError as exc:
-                    results.append(
-                        VerifyResult(file.version, file.file_name, "failed", error=str(exc))
-                    )
-                    break
-                if result.outcome == "not-restored":
-                    result = replace(result, error=await verifier.reapply(file))
-                results.append(result)
-                if result.error:
-                    break
+            runner = Runner(scratch, tracking, settings, conn)
+            verifier = _Verifier(runner, tracking, conn)
+            try:
+                await _verify_each(verifier, files, results)
+            finally:
+                await runner.close()
     return VerifyReport(tuple(results))
+
+
+async def _verify_each(
+    verifier: _Verifier, files: Sequence[MigrationFile], results: list[VerifyResult]
+) -> None:
+    for file in files:
+        try:
+            result = await verifier.check(file)
+        except MigrationFailedError as exc:
+            results.append(VerifyResult(file.version, file.file_name, "failed", error=str(exc)))
+            return
+        if result.outcome == "not-restored":
+            result = replace(result, error=await verifier.reapply(file))
+        results.append(result)
+        if result.error:
+            return
