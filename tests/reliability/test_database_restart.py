@@ -31,6 +31,9 @@ SETTINGS = {
     "database_connect_timeout": "1",
     "pa_auto_migrate": "true",
     "pa_demo_data": "true",
+    # No demo traffic (one burst every few minutes): it would hold a connection at
+    # random moments and race the "checked_out back to 0 when idle" check.
+    "pa_demo_traffic_rate": "0.01",
 }
 RECOVERY_BUDGET_S = 5.0
 CLIENTS = 6

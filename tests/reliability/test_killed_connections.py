@@ -25,6 +25,9 @@ SETTINGS = {
     "database_application_name": APPLICATION,
     "pa_auto_migrate": "true",
     "pa_demo_data": "true",
+    # The demo traffic would hold pooled connections at random moments, racing the
+    # count of idle connections below: one burst every few minutes is none here.
+    "pa_demo_traffic_rate": "0.01",
 }
 KILL_APP_BACKENDS = """
     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
