@@ -1,7 +1,7 @@
-"""Fixtures of the reliability suite: served apps, evidence capture, soak selection.
+"""Fixtures of the reliability suite: served apps, evidence capture, test order.
 
-Soak variants (``@pytest.mark.soak``) are skipped unless the run selects them with
-``-m soak`` (``make soak``), so ``make test`` stays short. The secret-leak test is
+Soak variants (``@pytest.mark.soak``) are deselected by the default ``-m "not soak"``
+in pyproject's addopts and run by ``make soak`` (``-m soak``). The secret-leak test is
 moved to the end of the run, so that it greps everything the other tests produced.
 """
 
@@ -27,12 +27,6 @@ Serve = Callable[..., ServedApp]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    markexpr = config.getoption("markexpr", "") or ""
-    if "soak" not in markexpr:
-        skip = pytest.mark.skip(reason="soak variant: run with `make soak` (-m soak)")
-        for item in items:
-            if "soak" in item.keywords and item.nodeid.startswith("tests/reliability/"):
-                item.add_marker(skip)
     last = [item for item in items if item.nodeid.startswith(SECRETS_TEST)]
     items[:] = [item for item in items if item not in last] + last
 
