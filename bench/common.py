@@ -304,6 +304,27 @@ def write_results(
     return path
 
 
+def publish(
+    result: dict[str, Any],
+    *,
+    name: str,
+    module: str,
+    argv: Sequence[str] | None,
+    out: Path,
+    smoke: bool,
+    admin_url: str,
+    rows: Callable[[dict[str, Any]], list[dict[str, Any]]],
+    plot: Callable[[dict[str, Any], Path], None],
+) -> None:
+    """Every benchmark's ending: table rows, results JSON, the plot, the printed rows."""
+    result["rows"] = rows(result)
+    write_results(
+        out, name, result, smoke=smoke, command=command_line(module, argv), admin_url=admin_url
+    )
+    plot(result, figure_path(out, name, smoke))
+    print_rows(result["rows"])
+
+
 def figure_path(out: Path, name: str, smoke: bool) -> Path:
     return out / f"{name}{'_smoke' if smoke else ''}.png"
 

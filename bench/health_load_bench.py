@@ -300,13 +300,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             duration_s=duration, rounds_each=rounds, connections=CONNECTIONS,
             generator=generator() if duration >= 1 else "asyncio",
         )  # fmt: skip
-        result["rows"] = rows(result)
-        common.write_results(
-            opts.out, NAME, result, smoke=opts.smoke,
-            command=common.command_line("bench.health_load_bench", argv), admin_url=admin,
+        common.publish(
+            result, name=NAME, module="bench.health_load_bench", argv=argv, out=opts.out,
+            smoke=opts.smoke, admin_url=admin, rows=rows, plot=plot,
         )  # fmt: skip
-    plot(result, common.figure_path(opts.out, NAME, opts.smoke))
-    common.print_rows(result["rows"])
     return result
 
 

@@ -426,13 +426,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result = common.run(measure(url, sizes))
         result["sizes"] = sizes
         result["event_loop"] = common.loop_name()
-        result["rows"] = rows(result)
-        common.write_results(
-            opts.out, NAME, result, smoke=opts.smoke,
-            command=common.command_line("bench.rbac_bench", argv), admin_url=admin,
+        common.publish(
+            result, name=NAME, module="bench.rbac_bench", argv=argv, out=opts.out,
+            smoke=opts.smoke, admin_url=admin, rows=rows, plot=plot,
         )  # fmt: skip
-    plot(result, common.figure_path(opts.out, NAME, opts.smoke))
-    common.print_rows(result["rows"])
     return result
 
 

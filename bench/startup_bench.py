@@ -178,13 +178,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with common.server(opts.database_url) as admin, common.scratch_database(admin, NAME) as url:
         result = measure(url, rounds)
         result["rounds_each"] = rounds
-        result["rows"] = rows(result)
-        common.write_results(
-            opts.out, NAME, result, smoke=opts.smoke,
-            command=common.command_line("bench.startup_bench", argv), admin_url=admin,
+        common.publish(
+            result, name=NAME, module="bench.startup_bench", argv=argv, out=opts.out,
+            smoke=opts.smoke, admin_url=admin, rows=rows, plot=plot,
         )  # fmt: skip
-    plot(result, common.figure_path(opts.out, NAME, opts.smoke))
-    common.print_rows(result["rows"])
     return result
 
 
