@@ -183,38 +183,34 @@ async def test_readiness_asks_the_migration_manager(monitored_app: MonitoredApp)
     assert after.status_code == 200
 
 
-async def test_concurrent_database_checks_share_one_probe(
-    monitored_app: MonitoredApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    probes = 0
+@pytest.fixture
+def probes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts real database probes: the real round trip runs, wrapped by a counter."""
+    count = [0]
     real_round_trip = db_probe._round_trip
 
     async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal probes
-        probes += 1
+        count[0] += 1
         return await real_round_trip(*args, **kwargs)
 
     monkeypatch.setattr(db_probe, "_round_trip", counted)
+    return count
+
+
+async def test_concurrent_database_checks_share_one_probe(
+    monitored_app: MonitoredApp, probes: list[int]
+) -> None:
     async with monitored_app(health_db_cache_s=5.0) as (_, client):
         burst = await asyncio.gather(*(client.get("/health/database") for _ in range(20)))
         later = await client.get("/health/ready")
     assert {r.status_code for r in burst} == {200} and later.status_code == 200
-    assert probes == 1
+    assert probes == [1]
 
 
 async def test_without_a_cache_each_sequential_check_probes(
-    monitored_app: MonitoredApp, monkeypatch: pytest.MonkeyPatch
+    monitored_app: MonitoredApp, probes: list[int]
 ) -> None:
-    probes = 0
-    real_round_trip = db_probe._round_trip
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal probes
-        probes += 1
-        return await real_round_trip(*args, **kwargs)
-
-    monkeypatch.setattr(db_probe, "_round_trip", counted)
     async with monitored_app(health_db_cache_s=0.0) as (_, client):
         for _ in range(3):
             assert (await client.get("/health/database")).status_code == 200
-    assert probes == 3
+    assert probes == [3]
