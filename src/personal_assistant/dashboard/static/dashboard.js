@@ -27,6 +27,7 @@
     timer: null,
     optimizerAt: 0,
     optimizerBusy: false,
+    recommendationsSignature: null,
     lastPool: null,
     history: loadHistory(),
   };
@@ -487,7 +488,13 @@
       error.hidden = true;
       const body = result.body;
       $("#optimizer-meta").textContent = `Analysed at ${fmtTime(body.generated_at)}: ${body.recommendations.length} recommendation(s).`;
-      $("#recommendations").replaceChildren(...body.recommendations.map(recommendationItem));
+      // Re-render only when the recommendations changed: replacing identical items
+      // would reset a "✓ Copied" the operator just got, and move their focus.
+      const signature = JSON.stringify(body.recommendations.map((r) => [r.kind, r.severity, r.sql, r.reason]));
+      if (signature !== state.recommendationsSignature) {
+        state.recommendationsSignature = signature;
+        $("#recommendations").replaceChildren(...body.recommendations.map(recommendationItem));
+      }
       $("#recommendations-empty").hidden = body.recommendations.length > 0;
       const notes = [...(body.unavailable || []).map((u) => `unavailable: ${u}`), ...(body.notes || [])];
       $("#optimizer-notes").replaceChildren(...notes.map((n) => el("li", { text: n })));
