@@ -99,3 +99,9 @@ def test_repr_and_masked_url_hide_the_password() -> None:
         assert SECRET not in shown
     assert "***" in config.masked_url
     assert mask_url(f"postgresql://app:{SECRET}@db/app") == "postgresql://app:***@db/app"
+
+
+def test_with_url_refuses_a_bad_url_without_showing_it() -> None:
+    with pytest.raises(ConfigurationError, match="unknown scheme 'mysql'") as info:
+        DatabaseConfig().with_url(f"mysql://app:{SECRET}@db/app")
+    assert SECRET not in str(info.value)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -70,3 +73,17 @@ def test_lint_is_mounted(tmp_path: Path) -> None:
     basic(tmp_path)
     code, out = invoke("lint", str(tmp_path))
     assert code == 0, out
+
+
+def test_an_invalid_environment_variable_stops_the_cli_naming_it(tmp_path: Path) -> None:
+    # Through the real entry point (exit codes are mapped in cli/main.py), in a
+    # subprocess so the environment is exactly what a user would have.
+    env = {**os.environ, "DATABASE_POOL_SIZE": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "personal_assistant.cli.main", "migrate", "status",
+         "--database-url", "postgresql://nobody@127.0.0.1:1/none"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "DATABASE_POOL_SIZE='0' is invalid" in " ".join(done.stderr.split())
+    assert "Traceback" not in done.stderr

@@ -21,11 +21,15 @@ err_console = Console(stderr=True)
 
 
 def resolve_config(database_url: str | None = None, *, pool_size: int = 5) -> DatabaseConfig:
-    """Settings from the environment, with ``--database-url`` taking precedence."""
-    overrides: dict[str, object] = {"pool_size": pool_size, "max_overflow": 5}
+    """Settings from the environment, with ``--database-url`` taking precedence.
+
+    The environment is validated as the app would validate it (a bad ``DATABASE_*``
+    fails here too, naming the variable); only then is the pool shrunk for one command.
+    """
+    config = load_database_config()
     if database_url:
-        overrides["url"] = database_url
-    return load_database_config(**overrides)
+        config = config.with_url(database_url)
+    return config.model_copy(update={"pool_size": pool_size, "max_overflow": 5})
 
 
 @asynccontextmanager

@@ -178,8 +178,11 @@ class DatabaseConfig(BaseSettings):
         return self.pool_size + self.max_overflow
 
     def with_url(self, url: str) -> DatabaseConfig:
-        """A copy of this config pointing at ``url`` (validated)."""
-        normalize_database_url(url)
+        """A copy of this config pointing at ``url`` (validated: ``ConfigurationError``)."""
+        try:
+            normalize_database_url(url)
+        except ValueError as exc:
+            raise ConfigurationError(f"the database URL {exc}") from None
         return self.model_copy(update={"url": SecretStr(url)})
 
     def timeouts(self) -> dict[str, str]:
