@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util.concurrency import await_
 
+from personal_assistant.database.pool_stats import FRESH
+
 _RETURNED_AT = "pa_returned_at"
-#: Set by the pool statistics' ``connect`` listener on a brand-new connection.
-_FRESH = "pa_fresh"
 
 #: What a dead or broken connection raises when pinged.
 _PING_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError)
@@ -55,7 +55,7 @@ def install_pre_ping(engine: AsyncEngine, *, idle_s: float = 0.0) -> None:
             record.info[_RETURNED_AT] = time.monotonic()
 
     def on_checkout(dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        if record.info.get(_FRESH):
+        if record.info.get(FRESH):
             return
         returned = record.info.get(_RETURNED_AT)
         if idle_s > 0 and returned is not None and time.monotonic() - returned < idle_s:

@@ -68,12 +68,13 @@ class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
         return self._pa_size - self._pool.qsize() + self._overflow
 
     def _do_get(self) -> ConnectionPoolEntry:
-        if self._pool.qsize() == 0:
+        empty = self._pool.qsize() == 0
+        if empty:
             self._pa_demand_at = time.monotonic()
         stats = self.pa_stats
         if stats is None:
             return super()._do_get()
-        must_wait = self.checkedin() == 0 and self._overflow >= self._max_overflow
+        must_wait = empty and self._overflow >= self._max_overflow
         started = time.perf_counter()
         if must_wait:
             stats.waiting(+1)

@@ -33,7 +33,8 @@ INVALIDATIONS = "invalidations"
 RECOVERED = "disconnects_recovered"
 CONNECT_ERRORS = "connect_errors"
 
-_FRESH = "pa_fresh"
+#: Set on a connection opened for this checkout (read by the pre-ping, cleared at checkout).
+FRESH = "pa_fresh"
 _INVALIDATED = "pa_invalidated"
 _CHECKOUT_AT = "pa_checkout_at"
 
@@ -102,13 +103,13 @@ class PoolStatsCollector:
     # -- event handlers (called by SQLAlchemy) -------------------------------------
     def _on_connect(self, dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         self._counts[CREATED] += 1
-        record.info[_FRESH] = True
+        record.info[FRESH] = True
         if record.record_info is not None and record.record_info.pop(_INVALIDATED, False):
             self._counts[RECOVERED] += 1
 
     def _on_checkout(self, dbapi_conn: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
         self._counts[CHECKOUTS] += 1
-        if not record.info.pop(_FRESH, False):
+        if not record.info.pop(FRESH, False):
             self._counts[REUSED] += 1
         record.info[_CHECKOUT_AT] = time.perf_counter()
 

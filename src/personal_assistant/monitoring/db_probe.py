@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from personal_assistant.config.database import DatabaseConfig
+from personal_assistant.database.retry import asyncpg_dsn
 from personal_assistant.monitoring.health import ProbeFailure, ProbeResult
 
 PROBE_SQL = """
@@ -27,11 +28,6 @@ SELECT current_setting('server_version') AS server_version,
            AS connections,
        current_setting('max_connections')::int AS max_connections
 """
-
-
-def _dsn(config: DatabaseConfig) -> str:
-    url = config.sqlalchemy_url.set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 def describe(exc: BaseException, timeout_s: float) -> str:
@@ -49,7 +45,7 @@ def describe(exc: BaseException, timeout_s: float) -> str:
 
 async def _round_trip(config: DatabaseConfig, sql: str, timeout_s: float) -> dict[str, Any]:
     conn = await asyncpg.connect(
-        _dsn(config),
+        asyncpg_dsn(config.sqlalchemy_url),
         timeout=timeout_s,
         statement_cache_size=0,
         server_settings={"application_name": f"{config.application_name[:50]}-health"},
