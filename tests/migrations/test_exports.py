@@ -6,6 +6,7 @@ import inspect
 
 import personal_assistant.database.migrations as migrations
 from personal_assistant.database.migrations import errors
+from personal_assistant.errors import PersonalAssistantError
 
 
 def test_every_exported_name_exists() -> None:
@@ -21,3 +22,7 @@ def test_every_error_is_exported_and_documented_in_the_tree() -> None:
         assert cls.__name__ in migrations.__all__
         assert cls.__name__ in tree
         assert issubclass(cls, errors.MigrationError)
+
+
+def test_the_migration_root_error_hangs_under_the_package_root() -> None:
+    assert issubclass(errors.MigrationError, PersonalAssistantError)

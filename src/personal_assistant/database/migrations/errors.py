@@ -1,21 +1,25 @@
 """Errors raised by the migration system.
 
-The tree::
+The tree hangs under the package's root error, so the one ``except
+PersonalAssistantError`` of the command line covers every migration failure too::
 
-    MigrationError                   root: catch this to handle any migration failure
-    ├── MigrationFileError           a file is malformed (no up section, bad name, bad
-    │                                SQL, duplicate version); carries path and line
-    ├── ChecksumMismatchError        an applied migration's file was edited afterwards
-    ├── MissingMigrationError        an applied migration has no file any more
-    ├── OutOfOrderMigrationError     a pending file is older than the newest applied one
-    ├── UnknownVersionError          ``--to``/``baseline`` names a version that is not there
-    ├── IrreversibleMigrationError   a rollback was asked of a migration without a down
-    ├── DangerousMigrationError      the validator found errors and they were not allowed
-    ├── DirtyDatabaseError           a no-transaction migration failed half-way earlier
-    ├── LockTimeoutError             another runner held the migration lock too long
-    │                                (alias ``MigrationLockTimeout``)
-    └── MigrationFailedError         a statement failed; carries path, line, statement
-        └── MigrationBlockedError    it kept hitting ``lock_timeout``; names the blockers
+    PersonalAssistantError               personal_assistant.errors
+    └── MigrationError                   root: catch this to handle any migration failure
+        ├── MigrationFileError           a file is malformed (no up section, bad name, bad
+        │                                SQL, duplicate version); carries path and line
+        ├── MigrationValidationError     root of the validator's own errors (see
+        │                                ``personal_assistant.database.migrations.validation``)
+        ├── ChecksumMismatchError        an applied migration's file was edited afterwards
+        ├── MissingMigrationError        an applied migration has no file any more
+        ├── OutOfOrderMigrationError     a pending file is older than the newest applied one
+        ├── UnknownVersionError          ``--to``/``baseline`` names a version that is not there
+        ├── IrreversibleMigrationError   a rollback was asked of a migration without a down
+        ├── DangerousMigrationError      the validator found errors and they were not allowed
+        ├── DirtyDatabaseError           a no-transaction migration failed half-way earlier
+        ├── LockTimeoutError             another runner held the migration lock too long
+        │                                (alias ``MigrationLockTimeout``)
+        └── MigrationFailedError         a statement failed; carries path, line, statement
+            └── MigrationBlockedError    it kept hitting ``lock_timeout``; names the blockers
 
 Every message names the file (and line, where there is one), because the operator's
 next step is always to open that file. Driver errors are converted once, in the
@@ -26,10 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from personal_assistant.errors import PersonalAssistantError
+
 _MODULE = "personal_assistant.database.migrations.errors"
 
 
-class MigrationError(Exception):
+class MigrationError(PersonalAssistantError):
     """Root of every error raised by the migration system."""
 
     __module__ = _MODULE

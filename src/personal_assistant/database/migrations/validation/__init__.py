@@ -27,7 +27,7 @@ from personal_assistant.database.migrations.validation.engine import (
 )
 from personal_assistant.database.migrations.validation.errors import (
     MigrationParseError,
-    ValidationError,
+    MigrationValidationError,
 )
 from personal_assistant.database.migrations.validation.facts import fetch_table_facts, lint_against
 from personal_assistant.database.migrations.validation.rules import CATALOGUE
@@ -47,11 +47,11 @@ __all__ = [
     "LintResult",
     "LintSettings",
     "MigrationParseError",
+    "MigrationValidationError",
     "Section",
     "Severity",
     "Statement",
     "TableFacts",
-    "ValidationError",
     "fetch_table_facts",
     "lint_against",
     "lint_file",
