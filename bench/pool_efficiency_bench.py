@@ -58,13 +58,17 @@ async def project_round(
 ) -> dict[str, float]:
     from personal_assistant.config.database import load_database_config
     from personal_assistant.database import session as db
-    from personal_assistant.database.performance import attach_tracker
     from personal_assistant.database.queries.rbac import user_has_permission
+    from personal_assistant.monitoring.settings import get_monitoring_settings
+    from personal_assistant.monitoring.tracker import QueryTracker
 
     config = load_database_config(
         url=common.with_driver(url, "postgresql"), pool_size=pool_size, max_overflow=overflow
     )
-    await db.init_engine(config, hooks=(attach_tracker,))
+    tracker = QueryTracker.from_settings(
+        get_monitoring_settings(), slow_query_ms=config.slow_query_ms
+    )
+    await db.init_engine(config, hooks=(tracker.attach,))
 
     async def check(user_id: int, name: str) -> bool:
         async with db.session_scope() as session:

@@ -134,10 +134,14 @@ Check = Callable[[int, str], Awaitable[bool]]
 async def project_engine(url: str) -> Any:
     from personal_assistant.config.database import load_database_config
     from personal_assistant.database import session as db
-    from personal_assistant.database.performance import attach_tracker
+    from personal_assistant.monitoring.settings import get_monitoring_settings
+    from personal_assistant.monitoring.tracker import QueryTracker
 
     config = load_database_config(url=common.with_driver(url, "postgresql"))
-    await db.init_engine(config, hooks=(attach_tracker,))
+    tracker = QueryTracker.from_settings(
+        get_monitoring_settings(), slow_query_ms=config.slow_query_ms
+    )
+    await db.init_engine(config, hooks=(tracker.attach,))
     return config
 
 

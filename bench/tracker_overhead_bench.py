@@ -1,7 +1,7 @@
 """Benchmark 4: what the query performance tracker adds to each statement.
 
 One engine (``init_engine``, default settings); the tracker is switched on with the
-app's own hook (``attach_tracker``) and off with ``tracker_for(engine).detach``
+app's own hook (``QueryTracker.from_settings(...).attach``) and off with its ``detach``
 between rounds, so "on" and "off" share the pool, the connections and the server.
 Two loops: the permission check through ``session_scope()`` (the app's hot path) and
 the cheapest statement the layer can run (``SELECT 1`` on ``engine.connect()``),
@@ -52,19 +52,23 @@ def loops() -> dict[str, Call]:
     return {"permission check (session_scope)": check, "SELECT 1 (engine.connect)": ping}
 
 
-#: The tracker ``attach_tracker`` made, and whether it is attached now.
+#: The tracker made as the app makes it, and whether it is attached now.
 _STATE: dict[str, Any] = {}
 
 
 def switch(on: bool) -> None:
     """Attach (the app's hook the first time) or detach the tracker."""
     from personal_assistant.database import session as db
-    from personal_assistant.database.performance import attach_tracker, tracker_for
+    from personal_assistant.monitoring.settings import get_monitoring_settings
+    from personal_assistant.monitoring.tracker import QueryTracker
 
     engine = db.get_engine()
     if _STATE.get("engine") is not engine:
-        attach_tracker(engine, db.get_config())
-        _STATE.update(engine=engine, tracker=tracker_for(engine), on=True)
+        tracker = QueryTracker.from_settings(
+            get_monitoring_settings(), slow_query_ms=db.get_config().slow_query_ms
+        )
+        tracker.attach(engine)
+        _STATE.update(engine=engine, tracker=tracker, on=True)
     if on != _STATE["on"]:
         tracker = _STATE["tracker"]
         (tracker.attach if on else tracker.detach)(engine)
@@ -85,7 +89,7 @@ async def one_round(call: Call, pairs: list[tuple[int, str]]) -> dict[str, float
 
 def handler_cost_us(n: int) -> float:
     """Microseconds the tracker's before/after handlers take per statement, alone."""
-    from personal_assistant.database.performance import QueryTracker
+    from personal_assistant.monitoring.tracker import QueryTracker
 
     tracker = QueryTracker()
     sql = "SELECT EXISTS (SELECT 1 FROM user_roles WHERE user_id = $1::BIGINT) AS anon_1"

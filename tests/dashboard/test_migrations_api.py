@@ -8,9 +8,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 
-from apps.fastapi_app.main import AppSettings, create_app
+from apps.fastapi_app.main import ServiceSettings, create_app
+from personal_assistant.api.security import security_settings
+from personal_assistant.api.settings import SecuritySettings
 from personal_assistant.config.database import DatabaseConfig
-from personal_assistant.config.security import SecuritySettings, get_security_settings
 from personal_assistant.database.migrations.manager import MigrationManager
 from personal_assistant.monitoring.settings import MonitoringSettings
 from tests.fixtures.postgres import PostgresCluster
@@ -26,11 +27,9 @@ def app_with_token(db_config: DatabaseConfig) -> AppClient:
 
     @asynccontextmanager
     async def make(config: DatabaseConfig | None = None) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(config or db_config, AppSettings(auto_migrate=False, demo_data=False))
+        app = create_app(config or db_config, ServiceSettings(auto_migrate=False, demo_data=False))
         app.state.monitoring_settings = MonitoringSettings(health_db_timeout=1.0)
-        app.dependency_overrides[get_security_settings] = lambda: SecuritySettings(
-            health_token=TOKEN
-        )
+        app.dependency_overrides[security_settings] = lambda: SecuritySettings(health_token=TOKEN)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

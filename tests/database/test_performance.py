@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_assistant.config.database import DatabaseConfig, create_engine_from_config
-from personal_assistant.database.performance import OTHER, QueryTracker
+from personal_assistant.monitoring.tracker import OTHER, QueryTracker
 
 
 class FakeClock:
@@ -53,7 +53,7 @@ async def test_statements_are_counted_by_fingerprint_without_parameters(
 async def test_a_slow_statement_is_logged_as_json_with_its_call_site(
     engine: AsyncEngine, tracker: QueryTracker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="personal_assistant.database.performance.slow")
+    caplog.set_level(logging.WARNING, logger="personal_assistant.monitoring.tracker.slow")
     async with engine.connect() as conn:
         await conn.execute(text("SELECT pg_sleep(0.2)"))
     (record,) = [r for r in caplog.records if r.name.endswith(".slow")]

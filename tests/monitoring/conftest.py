@@ -10,10 +10,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from apps.fastapi_app.main import AppSettings, create_app
+from apps.fastapi_app.main import ServiceSettings, create_app
+from personal_assistant.api.deps import get_pending_check
+from personal_assistant.api.security import security_settings
+from personal_assistant.api.settings import SecuritySettings
 from personal_assistant.config.database import DatabaseConfig
-from personal_assistant.config.monitoring import get_pending_check
-from personal_assistant.config.security import SecuritySettings, get_security_settings
 from personal_assistant.monitoring.settings import MonitoringSettings
 
 MonitoredApp = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
@@ -35,12 +36,10 @@ def monitored_app(db_config: DatabaseConfig) -> MonitoredApp:
         pending: Any = no_pending,
         **settings: Any,
     ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-        app = create_app(config or db_config, AppSettings(auto_migrate=False, demo_data=False))
+        app = create_app(config or db_config, ServiceSettings(auto_migrate=False, demo_data=False))
         settings.setdefault("health_db_cache_s", 0.0)  # each request probes, unless asked
         app.state.monitoring_settings = MonitoringSettings(**settings)
-        app.dependency_overrides[get_security_settings] = lambda: SecuritySettings(
-            health_token=token
-        )
+        app.dependency_overrides[security_settings] = lambda: SecuritySettings(health_token=token)
         app.dependency_overrides[get_pending_check] = lambda: pending
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

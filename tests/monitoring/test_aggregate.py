@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from personal_assistant.database.latency import LatencySketch
-from personal_assistant.database.performance import QueryTracker
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.aggregate import merge_pool, performance_view
+from personal_assistant.monitoring.tracker import QueryTracker
 
 
 def pool(checked_out: int, checkouts: int, waited: int, waits: list[float]) -> dict[str, Any]:

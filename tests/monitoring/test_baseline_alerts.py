@@ -10,7 +10,6 @@ import httpx
 from sqlalchemy import text
 
 from personal_assistant.database import session as db
-from personal_assistant.database.performance import tracker_for
 from personal_assistant.monitoring.alerts import STATEMENT_REGRESSION
 from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.webhook import WebhookNotifier
@@ -55,7 +54,7 @@ async def test_baseline_is_stored_and_a_regression_alerts_until_it_recovers(
             "http://alerts.test/hook", transport=httpx.MockTransport(hook)
         )
         runtime.notifier.start()
-        tracker = tracker_for(db.get_engine())
+        tracker = app.state.tracker
         assert tracker is not None
         tracker.clock = clock = FakeClock()
 

@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from personal_assistant.cli import perf
-from personal_assistant.database.performance import QueryTracker
 from personal_assistant.monitoring.redis_publish import SnapshotStore
 from personal_assistant.monitoring.settings import get_monitoring_settings
 from personal_assistant.monitoring.snapshot import local_snapshot
+from personal_assistant.monitoring.tracker import QueryTracker
 
 runner = CliRunner()
 

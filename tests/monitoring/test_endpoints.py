@@ -170,7 +170,7 @@ async def test_checkout_timeouts_fail_the_pool_check(
 
 
 async def test_readiness_asks_the_migration_manager(monitored_app: MonitoredApp) -> None:
-    from personal_assistant.config.monitoring import get_pending_check
+    from personal_assistant.api.deps import get_pending_check
 
     async with monitored_app(pending=await get_pending_check()) as (_, client):
         before = await client.get("/health/ready")

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_assistant.config.database import DatabaseConfig, create_engine_from_config
 from personal_assistant.database import session as db
-from personal_assistant.database.performance import QueryTracker
 from personal_assistant.database.pool_stats import PoolStatsCollector
 from personal_assistant.monitoring.redis_publish import SnapshotStore
 from personal_assistant.monitoring.snapshot import local_snapshot
+from personal_assistant.monitoring.tracker import QueryTracker
 from tests.fixtures.postgres import free_port
 from tests.monitoring.conftest import MonitoredApp
 

@@ -7,10 +7,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_assistant.config.optimization import OptimizerSettings, get_optimizer_settings
-from personal_assistant.config.security import SecuritySettings, get_security_settings
-from personal_assistant.database.session import get_engine
-from personal_assistant.optimizer.api import router
+from personal_assistant.api.deps import get_engine, optimizer_settings
+from personal_assistant.api.optimization import router
+from personal_assistant.api.security import security_settings
+from personal_assistant.api.settings import SecuritySettings
+from personal_assistant.optimizer.settings import OptimizerSettings
 
 
 @pytest.fixture
@@ -18,10 +19,8 @@ def app(engine: AsyncEngine) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
     app.dependency_overrides[get_engine] = lambda: engine
-    app.dependency_overrides[get_optimizer_settings] = OptimizerSettings
-    app.dependency_overrides[get_security_settings] = lambda: SecuritySettings(
-        health_token="s3cret"
-    )
+    app.dependency_overrides[optimizer_settings] = OptimizerSettings
+    app.dependency_overrides[security_settings] = lambda: SecuritySettings(health_token="s3cret")
     return app
 
 

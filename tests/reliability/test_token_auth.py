@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from personal_assistant.config import security
+from personal_assistant.api import security
 from tests.reliability.conftest import Serve
 from tests.reliability.evidence import EVIDENCE
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from apps.fastapi_app.main import AppSettings, create_app
+from apps.fastapi_app.main import ServiceSettings, create_app
 from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database import session as db
 from personal_assistant.database.queries.rbac import list_user_permissions, user_has_permission
@@ -29,7 +29,7 @@ async def client_via_pgbouncer(
         max_overflow=5,
         statement_timeout=5000,
     )
-    app = create_app(config, AppSettings(auto_migrate=True, demo_data=True))
+    app = create_app(config, ServiceSettings(auto_migrate=True, demo_data=True))
     app.state.monitoring_settings = MonitoringSettings(pgbouncer_admin_url=pgbouncer.admin_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -136,7 +136,7 @@ async def test_database_health_reports_each_replica_and_its_lag(
 ) -> None:
     import httpx
 
-    from apps.fastapi_app.main import AppSettings, create_app
+    from apps.fastapi_app.main import ServiceSettings, create_app
 
     pair = primary_with_replica
     config = DatabaseConfig(
@@ -144,7 +144,7 @@ async def test_database_health_reports_each_replica_and_its_lag(
         replica_urls=pair.replica.url("app"),
         replica_check_interval=0.2,
     )
-    app = create_app(config, AppSettings())
+    app = create_app(config, ServiceSettings())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -1,4 +1,4 @@
-"""What every ``pa-db`` command shares: reaching the database and reporting errors."""
+"""What every ``pa-db`` command shares: reaching the database and printing errors."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_assistant.config.database import (
-    DatabaseConfig,
-    create_engine_from_config,
-    load_database_config,
-)
-from personal_assistant.database.embedded import start_embedded
+from personal_assistant.database.embedded import database_server
+from personal_assistant.database.engine import create_engine_from_config
+from personal_assistant.database.settings import DatabaseConfig, load_database_config
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,10 +22,11 @@ def resolve_config(database_url: str | None = None, *, pool_size: int = 5) -> Da
 
     The environment is validated as the app would validate it (a bad ``DATABASE_*``
     fails here too, naming the variable); only then is the pool shrunk for one command.
+    An explicit ``--database-url`` also wins over ``DATABASE_MIGRATION_URL``.
     """
     config = load_database_config()
     if database_url:
-        config = config.with_url(database_url)
+        config = config.with_url(database_url).model_copy(update={"migration_url": None})
     return config.model_copy(update={"pool_size": pool_size, "max_overflow": 5})
 
 
@@ -41,22 +39,16 @@ async def cli_engine(
 ) -> AsyncIterator[AsyncEngine]:
     """An engine for one command; the embedded server when no URL is configured.
 
-    With ``for_migrations`` and no ``--database-url``, ``DATABASE_MIGRATION_URL`` wins
-    over ``DATABASE_URL``: behind PgBouncer, migrations need a direct session.
+    With ``for_migrations``, migrations connect where
+    :meth:`DatabaseConfig.for_migrations` says (``DATABASE_MIGRATION_URL`` behind
+    PgBouncer).
     """
     config = resolve_config(database_url)
-    if for_migrations and not database_url and config.migration_url is not None:
-        config = config.with_url(config.migration_url.get_secret_value()).model_copy(
-            update={"pgbouncer": False}
-        )
-    embedded = None
-    if config.url is None:
-        embedded = start_embedded(data_dir)
-        config = config.with_url(embedded.url)
-    engine = create_engine_from_config(config)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        if embedded is not None:
-            embedded.stop()
+    if for_migrations:
+        config = config.for_migrations()
+    with database_server(config, data_dir) as config:
+        engine = create_engine_from_config(config)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()

@@ -1,7 +1,9 @@
 """``pa-db``: the command line for migrations, performance, optimization and serving.
 
-Root errors of each area map to exit codes here, once: a ``DatabaseError`` or a
-``MigrationError`` prints its message (no traceback) and exits 1; bad settings exit 2.
+The package's root error maps to exit codes here, once: any
+:class:`~personal_assistant.errors.PersonalAssistantError` (database, migrations,
+monitoring, optimizer) prints its message (no traceback) and exits 1; bad settings
+(:class:`~personal_assistant.errors.ConfigurationError`) exit 2.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import typer
 
 from personal_assistant.cli import migrate, optimize, perf, seed
 from personal_assistant.cli.common import err_console
-from personal_assistant.database.errors import ConfigurationError, DatabaseError
-from personal_assistant.database.migrations.errors import MigrationError
+from personal_assistant.errors import ConfigurationError, PersonalAssistantError
 
 app = typer.Typer(
     name="pa-db",
@@ -61,7 +62,7 @@ def main() -> None:
     except ConfigurationError as exc:
         err_console.print(f"[bold red]configuration error:[/] {exc}")
         sys.exit(2)
-    except (DatabaseError, MigrationError) as exc:
+    except PersonalAssistantError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(1)
 

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from personal_assistant.cli.common import cli_engine, console
-from personal_assistant.config.optimization import DatabaseOptimizer
+from personal_assistant.optimizer.database_optimizer import DatabaseOptimizer
 from personal_assistant.optimizer.errors import UnsafeRecommendationError
 from personal_assistant.optimizer.models import (
     SAFE_KINDS,

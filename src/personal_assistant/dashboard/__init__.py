@@ -1,6 +1,6 @@
-"""The operators' health dashboard: a static page served by the app (``GET /dashboard``).
+"""The operators' health dashboard: the static page (``static/``) served at ``/dashboard``.
 
-:mod:`.api` holds the router (the page, its files, ``/health/database/migrations``);
-:mod:`.demo_traffic` the small permission-check load that ``make run`` starts so a
-fresh dashboard shows moving figures. See docs/health-monitoring.md.
+The route that serves it is :mod:`personal_assistant.api.dashboard`; the small
+permission-check load that ``make run`` starts so a fresh dashboard shows moving
+figures is :mod:`personal_assistant.service.demo_traffic`. See docs/health-monitoring.md.
 """

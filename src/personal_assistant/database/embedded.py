@@ -20,21 +20,20 @@ import logging
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.errors import EmbeddedServerError
+from personal_assistant.database.settings import DatabaseConfig
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path(".pa-data")
 DATABASE_NAME = "personal_assistant"
 _HANDLE_FILE = ".handle_pids.json"
-
-
-class EmbeddedServerError(DatabaseError):
-    """Raised when the embedded PostgreSQL cannot be started."""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -110,3 +109,22 @@ def start_embedded(data_dir: Path = DEFAULT_DATA_DIR) -> EmbeddedPostgres:
     url = str(server.get_uri(DATABASE_NAME))
     logger.info("embedded PostgreSQL ready in %s", pgdata)
     return EmbeddedPostgres(server=server, url=url)
+
+
+@contextmanager
+def database_server(
+    config: DatabaseConfig, data_dir: Path = DEFAULT_DATA_DIR
+) -> Iterator[DatabaseConfig]:
+    """``config`` pointing at a server: its own URL, or the embedded server while inside.
+
+    The one place that starts the embedded PostgreSQL (the app's lifespan and every
+    ``pa-db`` command come through here), and stops it on the way out.
+    """
+    if config.url is not None:
+        yield config
+        return
+    embedded = start_embedded(data_dir)
+    try:
+        yield config.with_url(embedded.url)
+    finally:
+        embedded.stop()

@@ -22,14 +22,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from personal_assistant.config.database import (
-    DatabaseConfig,
-    create_engine_from_config,
-    mask_url,
-)
+from personal_assistant.database.engine import create_engine_from_config
 from personal_assistant.database.errors import EngineNotInitializedError
 from personal_assistant.database.pool_stats import PoolStats, PoolStatsCollector
 from personal_assistant.database.replicas import REPLICA_DOWN_ERRORS, Replica, ReplicaRouter
+from personal_assistant.database.settings import DatabaseConfig
+from personal_assistant.database.urls import mask_url
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +50,9 @@ class EngineState:
 
 _state: EngineState | None = None
 
-#: Callbacks run on each new engine (e.g. the query performance tracker attaches here).
-EngineHook = Callable[[AsyncEngine, DatabaseConfig], None]
+#: Callbacks run on each new engine, the primary's and every replica's (e.g. the
+#: query performance tracker's ``attach``).
+EngineHook = Callable[[AsyncEngine], None]
 
 
 async def init_engine(
@@ -71,7 +70,7 @@ async def init_engine(
     stats = PoolStatsCollector(config.pool_size, config.max_overflow)
     engine = create_engine_from_config(config, stats)
     for hook in hooks:
-        hook(engine, config)
+        hook(engine)
     if verify:
         try:
             async with engine.connect() as conn:
@@ -107,7 +106,7 @@ async def _start_replicas(config: DatabaseConfig, hooks: tuple[EngineHook, ...])
         stats = PoolStatsCollector(config.pool_size, config.max_overflow)
         engine = create_engine_from_config(replica_config, stats, url=url)
         for hook in hooks:
-            hook(engine, config)
+            hook(engine)
         replicas.append(
             Replica(name=mask_url(url), engine=engine, stats=stats, read_engine=autocommit(engine))
         )

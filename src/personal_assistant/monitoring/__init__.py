@@ -3,7 +3,7 @@
 The modules here are split by job: pure evaluation (``health``, ``alerts``,
 ``aggregate``, ``sketch_codec``, ``fingerprint``) takes data and returns frozen
 dataclasses or plain dicts; I/O lives in ``db_probe``, ``server_stats``, ``baseline``,
-``redis_publish`` and ``webhook``; ``runtime`` runs the background loops. The HTTP
-router is :mod:`personal_assistant.config.monitoring` and the query tracker is
-:mod:`personal_assistant.database.performance`.
+``redis_publish`` and ``webhook``; ``tracker`` times every statement (an engine hook);
+``runtime`` runs the background loops. The HTTP routes are in
+:mod:`personal_assistant.api.health`.
 """

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from personal_assistant.database.performance import OTHER
 from personal_assistant.monitoring.aggregate import MergedStatement
 from personal_assistant.monitoring.alerts import Baseline
+from personal_assistant.monitoring.tracker import OTHER
 
 TABLE = "pa_performance_baseline"
 

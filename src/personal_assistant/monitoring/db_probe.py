@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 
-from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database.retry import asyncpg_dsn
+from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.monitoring.health import ProbeFailure, ProbeResult
 
 PROBE_SQL = """

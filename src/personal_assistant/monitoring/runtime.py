@@ -22,7 +22,6 @@ from typing import Any
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError
 from personal_assistant.database.latency import LatencySketch
-from personal_assistant.database.performance import tracker_for
 from personal_assistant.monitoring import aggregate, alerts, server_stats
 from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.db_probe import SharedProbe
@@ -33,6 +32,7 @@ from personal_assistant.monitoring.redis_publish import (
 )
 from personal_assistant.monitoring.settings import MonitoringSettings
 from personal_assistant.monitoring.snapshot import local_snapshot, new_worker_id
+from personal_assistant.monitoring.tracker import QueryTracker
 from personal_assistant.monitoring.webhook import WebhookNotifier
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Gathered:
 @dataclass
 class MonitoringRuntime:
     settings: MonitoringSettings
+    tracker: QueryTracker | None = None
     store: SnapshotStore | None = None
     notifier: WebhookNotifier | None = None
     worker_id: str = field(default_factory=new_worker_id)
@@ -74,7 +75,9 @@ class MonitoringRuntime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: MonitoringSettings) -> MonitoringRuntime:
+    def from_settings(
+        cls, settings: MonitoringSettings, *, tracker: QueryTracker | None = None
+    ) -> MonitoringRuntime:
         store = None
         if settings.redis_url is not None:
             store = SnapshotStore(
@@ -88,6 +91,7 @@ class MonitoringRuntime:
         )
         return cls(
             settings=settings,
+            tracker=tracker,
             store=store,
             notifier=notifier,
             leading=store is None,
@@ -108,11 +112,10 @@ class MonitoringRuntime:
     def local(self) -> dict[str, Any]:
         """This worker's snapshot (empty parts when the engine is not up)."""
         try:
-            engine = db.get_engine()
             collector = db.get_stats_collector()
         except DatabaseError:
             return local_snapshot(self.worker_id, None, None)
-        return local_snapshot(self.worker_id, collector, tracker_for(engine))
+        return local_snapshot(self.worker_id, collector, self.tracker)
 
     async def gather(self) -> Gathered:
         """Every live worker's snapshot through Redis, or this worker's alone."""

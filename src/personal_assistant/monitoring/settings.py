@@ -2,8 +2,8 @@
 
 Every field maps to the environment variable of the same name in upper case, e.g.
 ``health_db_timeout`` → ``HEALTH_DB_TIMEOUT``. ``HEALTH_TOKEN`` lives in
-:mod:`personal_assistant.config.security` and ``DATABASE_SLOW_QUERY_MS`` in
-:class:`~personal_assistant.config.database.DatabaseConfig`, where their siblings are.
+:mod:`personal_assistant.api.settings` and ``DATABASE_SLOW_QUERY_MS`` in
+:class:`~personal_assistant.database.settings.DatabaseConfig`, where their siblings are.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from personal_assistant.config.database import load_settings
+from personal_assistant.database.settings_loader import load_settings
 
 
 class MonitoringSettings(BaseSettings):

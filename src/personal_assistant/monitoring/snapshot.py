@@ -8,9 +8,9 @@ import time
 import uuid
 from typing import Any
 
-from personal_assistant.database.performance import QueryTracker
 from personal_assistant.database.pool_stats import PoolStatsCollector
 from personal_assistant.monitoring import sketch_codec
+from personal_assistant.monitoring.tracker import QueryTracker
 
 
 def new_worker_id() -> str:

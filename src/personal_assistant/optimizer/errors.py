@@ -2,7 +2,7 @@
 
 The tree::
 
-    DatabaseError                      (personal_assistant.database.errors)
+    PersonalAssistantError             (personal_assistant.errors)
     └── OptimizerError                 root: any optimizer failure
         ├── UnsafeRecommendationError  apply() was asked to run a kind it never runs
         └── ApplyError                 a recommendation's SQL failed on the server
@@ -13,10 +13,10 @@ in the report's ``unavailable`` entries instead.
 
 from __future__ import annotations
 
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.errors import PersonalAssistantError
 
 
-class OptimizerError(DatabaseError):
+class OptimizerError(PersonalAssistantError):
     """Root of every error raised by the optimizer."""
 
     __module__ = "personal_assistant.optimizer.errors"

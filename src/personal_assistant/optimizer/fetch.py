@@ -11,14 +11,14 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from personal_assistant.config.database import mask_url, normalize_database_url
+from personal_assistant.database.urls import mask_url, normalize_database_url
 from personal_assistant.optimizer import queries, snapshots
 from personal_assistant.optimizer.models import (
     BloatStat,
@@ -29,9 +29,7 @@ from personal_assistant.optimizer.models import (
     StatementStat,
     TableStat,
 )
-
-if TYPE_CHECKING:
-    from personal_assistant.config.optimization import OptimizerSettings
+from personal_assistant.optimizer.settings import OptimizerSettings
 
 _TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 

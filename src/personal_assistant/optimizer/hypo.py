@@ -36,7 +36,7 @@ from personal_assistant.optimizer.models import (
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from personal_assistant.config.optimization import OptimizerSettings
+    from personal_assistant.optimizer.settings import OptimizerSettings
 
 _STMT = "pa_optimizer_stmt"
 _SAVEPOINT = "pa_optimizer_sp"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from personal_assistant.optimizer.identifiers import column_list, qualified
 from personal_assistant.optimizer.models import (
@@ -21,9 +20,7 @@ from personal_assistant.optimizer.models import (
     Recommendation,
     Severity,
 )
-
-if TYPE_CHECKING:
-    from personal_assistant.config.optimization import OptimizerSettings
+from personal_assistant.optimizer.settings import OptimizerSettings
 
 
 def index_recommendations(facts: CatalogFacts, settings: OptimizerSettings) -> list[Recommendation]:

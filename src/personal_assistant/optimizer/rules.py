@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from personal_assistant.optimizer.identifiers import qualified, quote
 from personal_assistant.optimizer.index_rules import index_recommendations, missing_fk_indexes
@@ -24,10 +23,8 @@ from personal_assistant.optimizer.models import (
     StatementPlan,
     TableStat,
 )
+from personal_assistant.optimizer.settings import OptimizerSettings
 from personal_assistant.optimizer.suggest import index_suggestions
-
-if TYPE_CHECKING:
-    from personal_assistant.config.optimization import OptimizerSettings
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}

@@ -11,16 +11,14 @@ went down was reset in between; its current totals are then the best estimate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from personal_assistant.optimizer import queries
 from personal_assistant.optimizer.models import StatementStat
-
-if TYPE_CHECKING:
-    from personal_assistant.config.optimization import OptimizerSettings
+from personal_assistant.optimizer.settings import OptimizerSettings
 
 #: Window name -> length in seconds.
 WINDOWS = {"hour": 3600, "day": 86400}

@@ -16,17 +16,14 @@ import logging
 import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
 
-from annotated_types import Ge, Gt, Le
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import text
 
 from personal_assistant.database import session as db
 from personal_assistant.database.queries.rbac import list_user_permissions, user_has_permission
 from personal_assistant.database.seed import permission_names
 from personal_assistant.monitoring.server_stats import ERRORS
+from personal_assistant.service.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +32,6 @@ MAX_USER_ID = text("SELECT coalesce(max(id), 0) FROM users")
 ERROR_PAUSE_S = 2.0
 #: One check in this many lists every permission of the user instead of testing one.
 LIST_EVERY = 5
-
-
-class DemoTrafficSettings(BaseSettings):
-    """``PA_DEMO_DATA`` switches it on; ``PA_DEMO_TRAFFIC_RATE`` is checks per second."""
-
-    model_config = SettingsConfigDict(env_prefix="PA_", env_file=".env", extra="ignore")
-
-    demo_data: bool = Field(default=False, description="load demo data and run demo traffic")
-    demo_traffic_rate: Annotated[float, Gt(0), Le(200)] = 4.0
-    demo_traffic_burst: Annotated[int, Ge(1), Le(20)] = 3
 
 
 async def _max_user_id() -> int:
@@ -61,7 +48,7 @@ async def _check(rng: random.Random, users: int, permissions: list[str]) -> None
             await user_has_permission(session, user_id, rng.choice(permissions))
 
 
-async def run(settings: DemoTrafficSettings, rng: random.Random | None = None) -> None:
+async def run(settings: ServiceSettings, rng: random.Random | None = None) -> None:
     """Run until cancelled: bursts of 1..burst concurrent checks, ``rate`` per second."""
     rng = rng or random.Random()
     permissions = permission_names()
@@ -81,7 +68,7 @@ async def run(settings: DemoTrafficSettings, rng: random.Random | None = None) -
 
 
 @asynccontextmanager
-async def running(settings: DemoTrafficSettings) -> AsyncIterator[asyncio.Task[None] | None]:
+async def running(settings: ServiceSettings) -> AsyncIterator[asyncio.Task[None] | None]:
     """Run the demo traffic in the background while the block runs (if switched on)."""
     if not settings.demo_data:
         yield None

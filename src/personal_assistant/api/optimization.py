@@ -7,30 +7,23 @@ bounded by ``OPTIMIZER_STATEMENT_TIMEOUT_MS`` per query.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncEngine
+from fastapi import APIRouter
 
-from personal_assistant.config.optimization import (
-    DatabaseOptimizer,
-    OptimizerSettings,
-    get_optimizer_settings,
-)
-from personal_assistant.config.security import require_health_token
-from personal_assistant.database.session import get_engine
+from personal_assistant.api.deps import EngineDep, HealthTokenDep, OptimizerSettingsDep
+from personal_assistant.optimizer.database_optimizer import DatabaseOptimizer
 
 router = APIRouter(tags=["health"], responses={401: {"description": "HEALTH_TOKEN required"}})
 
 
 @router.get(
     "/health/database/optimization",
-    dependencies=[Depends(require_health_token)],
+    dependencies=[HealthTokenDep],
     summary="Optimizer recommendations (indexes, statements, maintenance)",
 )
 async def database_optimization(
-    engine: Annotated[AsyncEngine, Depends(get_engine)],
-    settings: Annotated[OptimizerSettings, Depends(get_optimizer_settings)],
+    engine: EngineDep, settings: OptimizerSettingsDep
 ) -> dict[str, Any]:
     """Run the optimizer's analysis and return the report (see docs/performance-optimization.md)."""
     report = await DatabaseOptimizer(engine, settings).analyze()

@@ -1,7 +1,10 @@
 """Query performance tracker: every statement's duration, by fingerprint.
 
-:func:`attach_tracker` (an ``init_engine`` hook) listens to the engine's
-``before_cursor_execute``/``after_cursor_execute`` events. The hot path is a clock
+:meth:`QueryTracker.attach` (an ``init_engine`` hook; the app passes one tracker to
+the primary's and every replica's engine) listens to the engines'
+``before_cursor_execute``/``after_cursor_execute`` events. The tracker is an object
+the app owns (``app.state.tracker``), not a module-level registry, so two apps or two
+tests in one process never share figures. The hot path is a clock
 read, a cached fingerprint lookup and two DDSketch inserts (~2 µs, against ~200 µs
 for the cheapest pooled query): no I/O, no locks (events run on the event loop's
 thread), no parameters kept. Memory is bounded whatever the traffic: at most
@@ -20,7 +23,6 @@ import json
 import logging
 import sys
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -33,10 +35,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.fingerprint import StatementKey, statement_key
+from personal_assistant.monitoring.settings import MonitoringSettings
 
 logger = logging.getLogger(__name__)
 slow_logger = logging.getLogger(f"{__name__}.slow")
@@ -52,7 +54,7 @@ _PLUMBING = (
     "asyncio.",
     "greenlet",
     "contextlib",
-    "personal_assistant.database.performance",
+    "personal_assistant.monitoring.tracker",
     "personal_assistant.database.session",
 )
 
@@ -153,8 +155,19 @@ class QueryTracker:
         self._slow: deque[SlowQuery] = deque(maxlen=slow_buffer)
         self._slow_total = 0
 
+    @classmethod
+    def from_settings(cls, settings: MonitoringSettings, *, slow_query_ms: float) -> QueryTracker:
+        """A tracker with the configured limits (``slow_query_ms``: ``DATABASE_SLOW_QUERY_MS``)."""
+        return cls(
+            slow_query_ms=slow_query_ms,
+            window_s=settings.perf_window_s,
+            max_fingerprints=settings.perf_max_fingerprints,
+            slow_buffer=settings.perf_slow_buffer,
+        )
+
     # -- wiring ----------------------------------------------------------------------
     def attach(self, engine: AsyncEngine | Engine) -> None:
+        """Time ``engine``'s statements (usable as an ``init_engine`` hook)."""
         target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         event.listen(target, "before_cursor_execute", self._before)
         event.listen(target, "after_cursor_execute", self._after)
@@ -242,27 +255,3 @@ class QueryTracker:
         self._stats.clear()
         self._slow.clear()
         self._slow_total = 0
-
-
-# -- one tracker per engine -----------------------------------------------------------
-_trackers: weakref.WeakKeyDictionary[Engine, QueryTracker] = weakref.WeakKeyDictionary()
-
-
-def attach_tracker(engine: AsyncEngine, config: DatabaseConfig) -> None:
-    """``init_engine`` hook: track ``engine``'s statements with the configured limits."""
-    from personal_assistant.monitoring.settings import get_monitoring_settings
-
-    settings = get_monitoring_settings()
-    tracker = QueryTracker(
-        slow_query_ms=config.slow_query_ms,
-        window_s=settings.perf_window_s,
-        max_fingerprints=settings.perf_max_fingerprints,
-        slow_buffer=settings.perf_slow_buffer,
-    )
-    tracker.attach(engine)
-    _trackers[engine.sync_engine] = tracker
-
-
-def tracker_for(engine: AsyncEngine) -> QueryTracker | None:
-    """The tracker attached to ``engine``, if any."""
-    return _trackers.get(engine.sync_engine)

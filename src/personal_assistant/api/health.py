@@ -1,0 +1,317 @@
+"""The health router: liveness, readiness, database, pool, performance and metrics.
+
+Bodies follow the IETF draft "Health Check Response Format for HTTP APIs"
+(``application/health+json``; see :mod:`personal_assistant.monitoring.health`): ``pass``
+and ``warn`` answer 200, ``fail`` 503, so Docker, Kubernetes and load balancers can act
+on the status code alone. ``/health`` touches nothing outside the process;
+``/health/ready`` and ``/health/database`` open their own short-lived connection with a
+hard timeout, so they answer even when every pooled connection is busy. The detailed
+endpoints (pool, performance, baseline, metrics) require ``Authorization: Bearer
+<HEALTH_TOKEN>`` when that variable is set. No body contains a URL, a password or a
+statement parameter: statements appear only in their normalized form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from personal_assistant.api.deps import HealthTokenDep, PendingDep, RuntimeDep
+from personal_assistant.api.responses import NO_STORE, HealthResponse, health_json
+from personal_assistant.database import session as db
+from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.migrations.errors import MigrationError
+from personal_assistant.monitoring import (
+    aggregate,
+    alerts,
+    baseline,
+    scaling,
+    server_stats,
+)
+from personal_assistant.monitoring.health import (
+    Check,
+    DatabaseThresholds,
+    HealthReport,
+    PoolThresholds,
+    ProbeFailure,
+    Status,
+    database_checks,
+    pool_checks,
+    pool_efficiency,
+)
+from personal_assistant.monitoring.metrics import Figures, render
+from personal_assistant.monitoring.readiness import PendingCheck
+from personal_assistant.monitoring.runtime import Gathered, MonitoringRuntime
+from personal_assistant.monitoring.settings import MonitoringSettings, get_monitoring_settings
+from personal_assistant.monitoring.sketch_codec import merged
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Runs inside the app's lifespan, after the engine is up (FastAPI nests it)."""
+    settings = getattr(app.state, "monitoring_settings", None) or get_monitoring_settings()
+    runtime = MonitoringRuntime.from_settings(settings, tracker=getattr(app.state, "tracker", None))
+    app.state.monitoring = runtime
+    await runtime.start()
+    try:
+        yield
+    finally:
+        await runtime.stop()
+
+
+router = APIRouter(
+    tags=["health"],
+    lifespan=lifespan,
+    default_response_class=HealthResponse,
+    responses={401: {"description": "HEALTH_TOKEN required"}, 503: {"description": "failing"}},
+)
+
+
+@contextmanager
+def _timed(runtime: MonitoringRuntime, endpoint: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        runtime.observe_health(endpoint, time.perf_counter() - started)
+
+
+def _engine_down(component: str) -> Check:
+    return Check(component, "engine", Status.FAIL, "datastore", output="engine not initialized")
+
+
+# -- liveness and readiness ----------------------------------------------------------------
+@router.get("/health", summary="Liveness: the process answers (touches nothing else)")
+async def liveness(runtime: RuntimeDep) -> JSONResponse:
+    uptime = round(time.monotonic() - runtime.started, 1)
+    check = Check("process", "uptime", Status.PASS, "system", uptime, "s")
+    return health_json(HealthReport((check,), "liveness"))
+
+
+async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCheck) -> Check:
+    if time.monotonic() < runtime.migrations_ok_until:
+        return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
+    errors: tuple[type[BaseException], ...] = (*server_stats.ERRORS, MigrationError)
+    try:
+        async with asyncio.timeout(runtime.settings.health_db_timeout):
+            pending = await pending_check(db.get_engine())
+    except errors as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return Check("migrations", "pending", Status.FAIL, "component", output=reason)
+    if pending:
+        shown = ", ".join(pending[:5]) + (" …" if len(pending) > 5 else "")
+        return Check(
+            "migrations", "pending", Status.FAIL, "component", len(pending), "migrations",
+            output=f"pending migrations: {shown}",
+        )  # fmt: skip
+    runtime.migrations_ok_until = time.monotonic() + runtime.settings.health_migrations_cache_s
+    return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
+
+
+@router.get("/health/ready", summary="Readiness: database reachable, no pending migrations")
+async def readiness(runtime: RuntimeDep, pending_check: PendingDep) -> JSONResponse:
+    with _timed(runtime, "ready"):
+        try:
+            config = db.get_config()
+        except DatabaseError:
+            return health_json(HealthReport((_engine_down("postgresql"),), "readiness"))
+        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
+        reach = Check("postgresql", "reachable", Status.PASS, "datastore", True)
+        if isinstance(probe, ProbeFailure):
+            reach = Check(
+                "postgresql", "reachable", Status.FAIL, "datastore", False, output=probe.reason
+            )
+            return health_json(HealthReport((reach,), "readiness"))
+        migrations = await _migrations_check(runtime, pending_check)
+        return health_json(HealthReport((reach, migrations), "readiness"))
+
+
+# -- the database --------------------------------------------------------------------------
+def _database_limits(settings: MonitoringSettings) -> DatabaseThresholds:
+    return DatabaseThresholds(
+        slow_ms=settings.health_db_slow_ms,
+        connections_warn=settings.health_connections_warn,
+        connections_fail=settings.health_connections_fail,
+    )
+
+
+@router.get("/health/database", summary="A real round trip, bounded by HEALTH_DB_TIMEOUT")
+async def database_health(runtime: RuntimeDep) -> JSONResponse:
+    with _timed(runtime, "database"):
+        try:
+            config = db.get_config()
+        except DatabaseError:
+            return health_json(HealthReport((_engine_down("postgresql"),), "database"))
+        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
+        details: dict[str, Any] = {"timeout_s": runtime.settings.health_db_timeout}
+        if not isinstance(probe, ProbeFailure):
+            details["database"] = {
+                "name": probe.database,
+                "server_version": probe.server_version,
+                "response_time_ms": round(probe.response_ms, 1),
+                "connections": probe.connections,
+                "max_connections": probe.max_connections,
+            }
+        checks = database_checks(probe, _database_limits(runtime.settings))
+        router = db.get_replica_router()
+        if router is not None:
+            states = router.states()
+            details["replicas"] = scaling.public_replica_states(states)
+            checks = (*checks, *scaling.replica_checks(states, router.max_lag_ms))
+        return health_json(HealthReport(checks, "database", details))
+
+
+# -- the pool ------------------------------------------------------------------------------
+def _pool_limits(settings: MonitoringSettings) -> PoolThresholds:
+    return PoolThresholds(
+        warn_utilization=settings.health_pool_warn_utilization,
+        warn_wait_ratio=settings.health_pool_warn_wait_ratio,
+        warn_wait_p95_ms=settings.health_pool_warn_wait_p95_ms,
+    )
+
+
+def _per_worker(gathered: Gathered) -> list[dict[str, Any]]:
+    return [
+        {
+            "worker": s["worker"],
+            "checked_out": s["pool"]["stats"]["checked_out"],
+            "capacity": s["pool"]["stats"]["capacity"],
+            "timeouts_last_minute": s["pool"]["stats"]["timeouts_last_minute"],
+        }
+        for s in gathered.snapshots
+        if s.get("pool")
+    ]
+
+
+@router.get("/health/database/pool", dependencies=[HealthTokenDep], summary="Pool figures")
+async def pool_health(runtime: RuntimeDep) -> JSONResponse:
+    with _timed(runtime, "pool"):
+        gathered = await runtime.gather()
+        if not gathered.pools:
+            return health_json(HealthReport((_engine_down("pool"),), "pool"))
+        pool = aggregate.merge_pool(gathered.pools)
+        details: dict[str, Any] = {
+            "pool": pool,
+            "efficiency": pool_efficiency(pool),
+            "aggregation": gathered.aggregation,
+            "workers": _per_worker(gathered),
+        }
+        router = db.get_replica_router()
+        if router is not None:
+            details["replicas"] = router.states()  # this process's replica pools
+        admin_url = runtime.settings.pgbouncer_admin_url
+        if admin_url is not None:
+            details["pgbouncer"] = await scaling.pgbouncer_figures(
+                admin_url.get_secret_value(), runtime.settings.health_db_timeout
+            )
+        checks = pool_checks(pool, _pool_limits(runtime.settings))
+        return health_json(HealthReport(checks, "connection pool", details))
+
+
+# -- query performance ---------------------------------------------------------------------
+def _performance_checks(
+    view: dict[str, Any], active: list[dict[str, Any]], limit: float
+) -> tuple[Check, ...]:
+    p95 = view["overall"]["window_ms"]["p95"]
+    p95_status = Status.WARN if p95 > limit else Status.PASS
+    alert_status = Status.WARN if active else Status.PASS
+    return (
+        Check(
+            "queries", "p95", p95_status, "component", p95, "ms",
+            output=f"rolling p95 above {limit:g} ms" if p95_status is Status.WARN else None,
+        ),
+        Check(
+            "queries", "alerts", alert_status, "component", len(active), "active",
+            output="; ".join(a["message"] for a in active) or None,
+        ),
+    )  # fmt: skip
+
+
+@router.get("/health/database/performance", dependencies=[HealthTokenDep], summary="Query latency")
+async def performance_health(runtime: RuntimeDep) -> JSONResponse:
+    with _timed(runtime, "performance"):
+        gathered = await runtime.gather()
+        try:
+            engine = db.get_engine()
+        except DatabaseError:
+            return health_json(HealthReport((_engine_down("queries"),), "query performance"))
+        view = aggregate.performance_view(gathered.performances)
+        statements = aggregate.merge_statements(gathered.performances)
+        stored = await runtime.baseline()
+        active = [a.as_dict() for a in runtime.check_alerts(statements, stored)]
+        details = {
+            **view,
+            "baseline": {
+                "statements": [b.as_dict() for b in stored.values()],
+                "comparison": alerts.compare((s.figures() for s in statements.values()), stored),
+            },
+            "alerts": active,
+            "server": await server_stats.server_figures(engine, runtime.settings.health_db_timeout),
+            "aggregation": gathered.aggregation,
+        }
+        limit = runtime.settings.perf_alert_overall_p95_ms
+        return health_json(
+            HealthReport(_performance_checks(view, active, limit), "queries", details)
+        )
+
+
+@router.post(
+    "/health/database/performance/baseline",
+    dependencies=[HealthTokenDep],
+    summary="Record the current per-statement p50/p95 as the baseline",
+    response_class=JSONResponse,
+)
+async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
+    gathered = await runtime.gather()
+    statements = aggregate.merge_statements(gathered.performances)
+    try:
+        async with asyncio.timeout(runtime.settings.health_db_timeout * 5):
+            stored = await baseline.store_baseline(
+                db.get_engine(), statements.values(), runtime.settings.perf_alert_min_samples
+            )
+    except server_stats.ERRORS as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return JSONResponse({"detail": f"baseline not recorded: {reason}"}, status_code=503)
+    runtime.set_baseline(stored)
+    return JSONResponse(
+        {
+            "recorded": len(
+                baseline.baseline_rows(statements.values(), runtime.settings.perf_alert_min_samples)
+            ),
+            "baseline": [b.as_dict() for b in stored.values()],
+            "aggregation": gathered.aggregation,
+        }
+    )
+
+
+# -- Prometheus ----------------------------------------------------------------------------
+@router.get(
+    "/metrics",
+    dependencies=[HealthTokenDep],
+    summary="Prometheus exposition",
+    response_class=PlainTextResponse,
+)
+async def metrics(runtime: RuntimeDep) -> Response:
+    with _timed(runtime, "metrics"):
+        gathered = await runtime.gather()
+        pools = gathered.pools
+        statements = aggregate.merge_statements(gathered.performances)
+        figures = Figures(
+            pool=aggregate.merge_pool(pools) if pools else None,
+            pool_wait=merged([p["wait"] for p in pools]) if pools else None,
+            pool_use=merged([p["use"] for p in pools]) if pools else None,
+            pool_create=merged([p.get("create", {}) for p in pools]) if pools else None,
+            statements=statements,
+            slow_total=sum(int(p["slow_total"]) for p in gathered.performances),
+            alerts=[a.alert.as_dict() for a in runtime.book.active],
+            health_durations=runtime.health_durations,
+            workers=len(gathered.snapshots),
+        )
+        return Response(render(figures), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
