@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
@@ -72,27 +72,17 @@ class DatabaseConfig(BaseSettings):
     slow_query_ms: Annotated[float, Ge(0), Le(3_600_000)] = 100.0
     application_name: Annotated[str, Field(min_length=1, max_length=63)] = "personal-assistant"
 
-    @field_validator("url", mode="before")
+    @field_validator("url", "migration_url", "replica_urls", mode="before")
     @classmethod
-    def _check_url(cls, value: object) -> object:
+    def _check_urls(cls, value: object, info: ValidationInfo) -> object:
+        """Refuse a malformed URL at start-up; the message never holds the password."""
         if value is None or value == "":
             return None
         raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        normalize_database_url(raw)  # raises ValueError naming the problem
-        return raw
-
-    @field_validator("migration_url", mode="before")
-    @classmethod
-    def _check_migration_url(cls, value: object) -> object:
-        return cls._check_url(value)
-
-    @field_validator("replica_urls", mode="before")
-    @classmethod
-    def _check_replica_urls(cls, value: object) -> object:
-        if value is None or value == "":
-            return None
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        split_url_list(raw)  # raises ValueError naming the entry
+        if info.field_name == "replica_urls":
+            split_url_list(raw)  # raises ValueError naming the entry
+        else:
+            normalize_database_url(raw)  # raises ValueError naming the problem
         return raw
 
     @property
