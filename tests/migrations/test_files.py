@@ -6,14 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from personal_assistant.database.migrations.errors import MigrationFileError
+from personal_assistant.database.migrations.errors import MigrationFileError, MigrationParseError
 from personal_assistant.database.migrations.files import (
     DEFAULT_DIRECTORY,
+    MigrationFile,
     checksum,
     create_file,
     load_directory,
     parse_migration,
+    up_section,
 )
+from personal_assistant.database.migrations.validation import lint_section, lint_text
 from tests.migrations.helpers import write
 
 GOOD = """\
@@ -28,7 +31,7 @@ DROP TABLE t;
 """
 
 
-def parse(text: str, name: str = "0001_t.sql") -> object:
+def parse(text: str, name: str = "0001_t.sql") -> MigrationFile:
     return parse_migration(text, Path(name))
 
 
@@ -42,9 +45,25 @@ def test_sections_and_statement_lines_come_from_the_parser() -> None:
     assert m.in_transaction
 
 
+def test_checksums_of_the_shipped_migrations_never_change() -> None:
+    # Databases store these: a different value would stop every deployment.
+    assert {f.file_name: f.checksum for f in load_directory(DEFAULT_DIRECTORY)} == {
+        "0001_rbac_schema.sql": "187e6e574c258d05733b5d6accaf36df84ae9aa3e306574d3c4067d184d4ee35",
+        "0002_index_users_created_at.sql": (
+            "67ad8aabffb746713b8583e6ed05be91bfc31a7e98f53029802b2b7344ab5185"
+        ),
+    }
+
+
+def test_checksum_covers_the_up_section_text_between_the_markers() -> None:
+    assert parse(GOOD).checksum == checksum(
+        GOOD[GOOD.index("\nCREATE") : GOOD.index("-- migrate:down")]
+    )
+
+
 def test_checksum_ignores_line_endings_and_trailing_whitespace() -> None:
     crlf = GOOD.replace("\n", "  \r\n")
-    assert parse_migration(crlf, Path("0001_t.sql")).checksum == parse(GOOD).checksum  # type: ignore[attr-defined]
+    assert parse_migration(crlf, Path("0001_t.sql")).checksum == parse(GOOD).checksum
 
 
 def test_checksum_changes_when_the_up_sql_changes() -> None:
@@ -53,7 +72,7 @@ def test_checksum_changes_when_the_up_sql_changes() -> None:
 
 def test_checksum_ignores_the_down_section() -> None:
     edited = GOOD.replace("DROP TABLE t;", "DROP TABLE IF EXISTS t;")
-    assert parse(edited).checksum == parse(GOOD).checksum  # type: ignore[attr-defined]
+    assert parse(edited).checksum == parse(GOOD).checksum
 
 
 def test_no_transaction_marker_is_detected() -> None:
@@ -83,6 +102,11 @@ def test_sql_that_does_not_parse_is_rejected_with_file_and_line() -> None:
         parse(text, "0003_typo.sql")
     assert (info.value.path, info.value.line) == ("0003_typo.sql", 4)
     assert "TABEL" in str(info.value)
+
+
+def test_sql_that_does_not_parse_is_a_parse_error() -> None:
+    with pytest.raises(MigrationParseError, match=r"0001_t.sql:2: "):
+        parse("-- migrate:up\nSELEC 1;\n")
 
 
 def test_syntax_error_in_the_down_section_is_reported_at_its_file_line() -> None:
@@ -139,3 +163,35 @@ def test_the_shipped_migrations_parse_and_have_downs() -> None:
     assert [f.version for f in files] == [1, 2]
     assert all(f.has_down for f in files)
     assert not files[1].in_transaction
+
+
+def test_statements_carry_their_allow_comments_for_the_validator() -> None:
+    text = "-- migrate:up\n-- pa:allow truncating-table scratch data\nTRUNCATE t;\n"
+    (stmt,) = parse_migration(text, Path("0001_t.sql")).up.statements
+    assert [(a.rule, a.reason, a.line) for a in stmt.allows] == [
+        ("truncating-table", "scratch data", 2)
+    ]
+
+
+def test_linting_a_parsed_file_equals_linting_its_text() -> None:
+    text = "-- migrate:no-transaction\n-- migrate:up\nCREATE INDEX i ON t (a);\nTRUNCATE t;\n"
+    m = parse_migration(text, Path("0001_t.sql"))
+    assert lint_section(m.up, path="0001_t.sql") == lint_text(text, path="0001_t.sql")
+
+
+def test_up_section_excludes_down_and_keeps_file_lines() -> None:
+    section = up_section(
+        "-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\nDROP TABLE t;\n"
+    )
+    assert "DROP" not in section.sql and section.in_transaction
+    assert [s.line for s in section.statements] == [2]
+
+
+def test_plain_file_is_all_up_but_no_transaction_marker_counts() -> None:
+    section = up_section("-- migrate:no-transaction\nVACUUM t;\n")
+    assert not section.in_transaction and "VACUUM" in section.sql
+
+
+def test_up_section_leaves_transaction_control_to_the_lint_rules() -> None:
+    (begin, _, _) = up_section("BEGIN;\nSELECT 1;\nCOMMIT;\n").statements
+    assert begin.line == 1

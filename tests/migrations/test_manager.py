@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from pglast import parser
 
 from personal_assistant.database.migrations import (
     ChecksumMismatchError,
@@ -17,6 +19,7 @@ from personal_assistant.database.migrations import (
     MissingMigrationError,
     State,
 )
+from personal_assistant.database.migrations.files import load_directory
 from tests.migrations.helpers import basic, write
 
 
@@ -60,6 +63,24 @@ async def test_apply_roll_back_and_apply_again(
 
         assert [r.version for r in await manager.upgrade()] == [1, 2]
         assert await manager.upgrade() == []
+
+
+async def test_up_parses_each_section_once_for_both_the_validator_and_the_runner(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = load_directory(basic(tmp_path))
+    sections = sorted(s.sql for f in files for s in (f.up, f.down) if s is not None)
+    parsed: list[str] = []
+    real_parse_sql = parser.parse_sql
+
+    def counting_parse_sql(sql: str) -> Any:  # a spy: the real parser does the work
+        parsed.append(sql)
+        return real_parse_sql(sql)
+
+    monkeypatch.setattr(parser, "parse_sql", counting_parse_sql)
+    async with MigrationManager(database_url, tmp_path) as manager:
+        assert [r.version for r in await manager.upgrade()] == [1, 2]
+    assert sorted(parsed) == sections
 
 
 async def test_every_applied_migration_is_recorded(

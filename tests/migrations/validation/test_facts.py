@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from personal_assistant.database.migrations.files import parse_migration
 from personal_assistant.database.migrations.validation import (
     ColumnType,
     fetch_table_facts,
@@ -95,6 +97,9 @@ def test_checked_column_parses_constraint_definitions() -> None:
 
 async def test_lint_against_reads_facts_for_the_named_tables(conn: AsyncConnection) -> None:
     await conn.execute(text("CREATE TABLE small (a int)"))
-    sql = "CREATE INDEX i ON small (a);\nCREATE INDEX j ON later (a);\nTRUNCATE small;"
-    result = await lint_against(conn, sql, path="0003_x.sql")
-    assert [(f.rule, f.line) for f in result.errors] == [("truncating-table", 3)]
+    up = "CREATE INDEX i ON small (a);\nCREATE INDEX j ON later (a);\nTRUNCATE small;"
+    file = parse_migration(f"-- migrate:up\n{up}\n", Path("0003_x.sql"))
+    result = await lint_against(conn, file)
+    assert [(f.path, f.rule, f.line) for f in result.errors] == [
+        ("0003_x.sql", "truncating-table", 4)
+    ]

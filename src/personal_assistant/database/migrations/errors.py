@@ -6,7 +6,9 @@ PersonalAssistantError`` of the command line covers every migration failure too:
     PersonalAssistantError               personal_assistant.errors
     └── MigrationError                   root: catch this to handle any migration failure
         ├── MigrationFileError           a file is malformed (no up section, bad name, bad
-        │                                SQL, duplicate version); carries path and line
+        │   │                            SQL, duplicate version); carries path and line
+        │   └── MigrationParseError      PostgreSQL's parser rejected the SQL (whether
+        │                                ``migrate up`` or ``migrate lint`` read it)
         ├── MigrationValidationError     root of the validator's own errors (see
         │                                ``personal_assistant.database.migrations.validation``)
         ├── ChecksumMismatchError        an applied migration's file was edited afterwards
@@ -49,6 +51,10 @@ class MigrationFileError(MigrationError):
         self.line = line
         self.message = message
         super().__init__(f"{path}:{line}: {message}")
+
+
+class MigrationParseError(MigrationFileError):
+    """Raised when PostgreSQL's scanner or parser rejects migration SQL; names file and line."""
 
 
 class ChecksumMismatchError(MigrationError):

@@ -9,30 +9,39 @@ A file ``NNNN_description.sql`` holds both directions::
 
 ``-- migrate:no-transaction`` anywhere in the file runs both sections outside a
 transaction (for ``CREATE INDEX CONCURRENTLY``). Markers, comments and statements are
-found with PostgreSQL's own scanner and parser (pglast), never with regular
-expressions, so a marker inside a string or a ``;`` inside a dollar-quoted function
-body cannot cut a statement in two. Everything wrong with a file is reported before
-anything runs, with the file name and line.
+found with PostgreSQL's own scanner and parser (pglast, through :mod:`.sql_parse`),
+never with regular expressions, so a marker inside a string or a ``;`` inside a
+dollar-quoted function body cannot cut a statement in two. Everything wrong with a file
+is reported before anything runs, with the file name and line.
+
+A file is scanned once and each section parsed once; the resulting
+:class:`MigrationFile` carries the pglast nodes and ``-- pa:allow`` comments, so the
+validator judges exactly what the runner runs without reading the file again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pglast import ast, parser
+from pglast import ast
 
 from personal_assistant.database.migrations.errors import MigrationFileError
+from personal_assistant.database.migrations.sql_parse import Comment, SqlText, Statement
 
 UP_MARKER = "migrate:up"
 DOWN_MARKER = "migrate:down"
 NO_TRANSACTION_MARKER = "migrate:no-transaction"
+_MARKERS = (UP_MARKER, DOWN_MARKER, NO_TRANSACTION_MARKER)
 SUFFIX = ".sql"
 VERSION_DIGITS = 4
+
+_TRANSACTION_CONTROL = (
+    "transaction control (BEGIN/COMMIT/ROLLBACK) is not allowed: the runner wraps each "
+    "migration in its own transaction"
+)
 
 #: Where the application's own migrations live (``--directory`` overrides it).
 DEFAULT_DIRECTORY = Path(__file__).parent / "versions"
@@ -52,21 +61,15 @@ TEMPLATE = """\
 
 
 @dataclass(frozen=True)
-class SqlStatement:
-    """One top-level statement, as written, and the file line where it starts."""
-
-    sql: str
-    line: int
-    node: Any = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
 class Section:
-    """The up or down part of a file: its text, first file line and statements."""
+    """The up or down part of a file: its text, first file line, statements, and
+    whether it runs in a transaction (no ``-- migrate:no-transaction`` in the file).
+    """
 
     sql: str
     first_line: int
-    statements: tuple[SqlStatement, ...]
+    statements: tuple[Statement, ...]
+    in_transaction: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,15 @@ class MigrationFile:
     path: Path
     up: Section
     down: Section | None
-    in_transaction: bool
     checksum: str
 
     @property
     def file_name(self) -> str:
         return self.path.name
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.up.in_transaction
 
     @property
     def has_down(self) -> bool:
@@ -101,17 +107,6 @@ def checksum(sql: str) -> str:
     return hashlib.sha256(normalize(sql).encode("utf-8")).hexdigest()
 
 
-class _Lines:
-    """Map character offsets of a section to 1-based file lines."""
-
-    def __init__(self, text: str, first_line: int) -> None:
-        self._newlines = [i for i, ch in enumerate(text) if ch == "\n"]
-        self._first = first_line
-
-    def __call__(self, offset: int) -> int:
-        return self._first + bisect_right(self._newlines, offset - 1)
-
-
 def parse_name(path: Path) -> tuple[int, str]:
     """``0007_add_orders.sql`` -> ``(7, "add orders")``; anything else is rejected."""
     number, sep, rest = path.stem.partition("_")
@@ -122,83 +117,92 @@ def parse_name(path: Path) -> tuple[int, str]:
     return int(number), rest.replace("_", " ")
 
 
-def _error_line(exc: parser.ParseError, lines: _Lines) -> int:
-    location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
-    return lines(location)
+def _runnable(statements: tuple[Statement, ...], path: str) -> tuple[Statement, ...]:
+    """``statements``, unless one of them is transaction control (the runner's job)."""
+    for stmt in statements:
+        if isinstance(stmt.node, ast.TransactionStmt):
+            raise MigrationFileError(path, stmt.line, _TRANSACTION_CONTROL)
+    return statements
 
 
-def parse_statements(sql: str, *, path: str, first_line: int = 1) -> tuple[SqlStatement, ...]:
-    """Split ``sql`` into statements with their file lines, using PostgreSQL's parser."""
-    lines = _Lines(sql, first_line)
-    try:
-        raw = parser.parse_sql(sql)
-    except parser.ParseError as exc:
-        raise MigrationFileError(path, _error_line(exc, lines), str(exc.args[0])) from exc
-    result = []
-    for stmt in raw:
-        start = stmt.stmt_location or 0
-        end = start + stmt.stmt_len if stmt.stmt_len else len(sql)
-        if isinstance(stmt.stmt, ast.TransactionStmt):
-            raise MigrationFileError(
-                path,
-                lines(start),
-                "transaction control (BEGIN/COMMIT/ROLLBACK) is not allowed: the runner "
-                "wraps each migration in its own transaction",
-            )
-        result.append(SqlStatement(sql[start:end].strip(), lines(start), stmt.stmt))
-    return tuple(result)
+def parse_section(sql: str, *, path: str, first_line: int = 1) -> tuple[Statement, ...]:
+    """Statements of one section stored apart from its file (the recorded down SQL)."""
+    return _runnable(SqlText(sql, path, first_line).statements(), path)
 
 
-def _markers(text: str, path: str) -> list[tuple[str, int, int]]:
-    """``(marker, start, end)`` of every marker comment, found by the SQL scanner."""
-    try:
-        tokens = parser.scan(text)
-    except parser.ParseError as exc:
-        raise MigrationFileError(path, _error_line(exc, _Lines(text, 1)), str(exc.args[0])) from exc
-    found = []
-    for tok in tokens:
-        if tok.name != "SQL_COMMENT":
-            continue
-        body = text[tok.start : tok.end + 1].removeprefix("--").strip()
-        if body in (UP_MARKER, DOWN_MARKER, NO_TRANSACTION_MARKER):
-            found.append((body, tok.start, tok.end + 1))
-    return found
+def _markers(source: SqlText) -> list[Comment]:
+    """Every marker comment; found by the SQL scanner, so never inside a string."""
+    return [c for c in source.comments if c.text in _MARKERS]
 
 
-def _section(text: str, start: int, end: int, path: str) -> Section:
-    first_line = text.count("\n", 0, start) + 1
-    sql = text[start:end]
-    return Section(sql, first_line, parse_statements(sql, path=path, first_line=first_line))
+def _section(source: SqlText, start: int, end: int, in_transaction: bool) -> Section:
+    statements = source.statements(start, end)
+    return Section(source.text[start:end], source.line(start), statements, in_transaction)
 
 
-def _single(markers: list[tuple[str, int, int]], name: str, path: str, text: str) -> int | None:
-    """End offset of the one ``name`` marker, ``None`` if absent; two is an error."""
-    hits = [m for m in markers if m[0] == name]
+def _single(markers: list[Comment], name: str, source: SqlText) -> Comment | None:
+    """The one ``name`` marker, ``None`` if absent; a second one is an error."""
+    hits = [m for m in markers if m.text == name]
     if len(hits) > 1:
-        line = text.count("\n", 0, hits[1][1]) + 1
-        raise MigrationFileError(path, line, f"second '-- {name}' marker")
-    return hits[0][2] if hits else None
+        raise MigrationFileError(
+            source.path, source.line(hits[1].start), f"second '-- {name}' marker"
+        )
+    return hits[0] if hits else None
+
+
+def _file_markers(source: SqlText) -> tuple[Comment, Comment | None, bool]:
+    """The up and down markers and whether the file runs in a transaction."""
+    markers = _markers(source)
+    up = _single(markers, UP_MARKER, source)
+    down = _single(markers, DOWN_MARKER, source)
+    if up is None:
+        raise MigrationFileError(source.path, 1, "no '-- migrate:up' section")
+    if down is not None and down.start < up.end:
+        raise MigrationFileError(
+            source.path, source.line(down.start), "'-- migrate:down' comes before '-- migrate:up'"
+        )
+    return up, down, not any(m.text == NO_TRANSACTION_MARKER for m in markers)
+
+
+def _file_section(source: SqlText, start: int, end: int, in_transaction: bool) -> Section:
+    section = _section(source, start, end, in_transaction)
+    _runnable(section.statements, source.path)
+    return section
 
 
 def parse_migration(text: str, path: Path) -> MigrationFile:
     """Parse one file's text; raises :class:`MigrationFileError` naming file and line."""
     version, description = parse_name(path)
-    where = str(path)
-    markers = _markers(text, where)
-    up_end = _single(markers, UP_MARKER, where, text)
-    down_end = _single(markers, DOWN_MARKER, where, text)
-    if up_end is None:
-        raise MigrationFileError(where, 1, "no '-- migrate:up' section")
-    down_start = next((m[1] for m in markers if m[0] == DOWN_MARKER), len(text))
-    if down_end is not None and down_start < up_end:
-        line = text.count("\n", 0, down_start) + 1
-        raise MigrationFileError(where, line, "'-- migrate:down' comes before '-- migrate:up'")
-    up = _section(text, up_end, down_start, where)
+    source = SqlText(text, str(path))
+    up_marker, down_marker, in_transaction = _file_markers(source)
+    up_end = len(text) if down_marker is None else down_marker.start
+    up = _file_section(source, up_marker.end, up_end, in_transaction)
     if not up.statements:
-        raise MigrationFileError(where, up.first_line, "the up section has no statements")
-    down = _section(text, down_end, len(text), where) if down_end is not None else None
-    no_tx = any(m[0] == NO_TRANSACTION_MARKER for m in markers)
-    return MigrationFile(version, description, path, up, down, not no_tx, checksum(up.sql))
+        raise MigrationFileError(source.path, up.first_line, "the up section has no statements")
+    down = None
+    if down_marker is not None:
+        down = _file_section(source, down_marker.end, len(text), in_transaction)
+    return MigrationFile(version, description, path, up, down, checksum(up.sql))
+
+
+def up_section(text: str, path: str = "<string>") -> Section:
+    """The ``-- migrate:up`` section of any ``.sql`` file, leniently, for the linter.
+
+    Unlike :func:`parse_migration` (which rejects a file without an up marker or a
+    proper name), lint accepts any ``.sql`` file: one without markers is entirely "up",
+    and a ``-- migrate:no-transaction`` line anywhere still means it runs outside a
+    transaction (it matters for CONCURRENTLY). Transaction control is left to the rules.
+    """
+    source = SqlText(text, path)
+    start, end, in_transaction = 0, len(text), True
+    for marker in _markers(source):
+        if marker.text == UP_MARKER:
+            start = marker.end
+        elif marker.text == DOWN_MARKER and marker.start >= start:
+            end = marker.start
+        elif marker.text == NO_TRANSACTION_MARKER:
+            in_transaction = False
+    return _section(source, start, end, in_transaction)
 
 
 def load_migration(path: Path) -> MigrationFile:

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import IdentifierPreparer
 
-from personal_assistant.database.migrations.files import SqlStatement
+from personal_assistant.database.migrations.sql_parse import Statement
 
 INVALID_INDEXES = text(
     """
@@ -53,7 +53,7 @@ async def invalid_indexes(conn: AsyncConnection) -> frozenset[InvalidIndex]:
     return frozenset(InvalidIndex(r.schema, r.name, r.table_name) for r in result)
 
 
-def named_indexes(statements: Iterable[SqlStatement]) -> frozenset[str]:
+def named_indexes(statements: Iterable[Statement]) -> frozenset[str]:
     """Names of the indexes that ``CREATE INDEX`` / ``REINDEX`` statements mention."""
     names: set[str] = set()
     for stmt in statements:

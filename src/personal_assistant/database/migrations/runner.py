@@ -34,11 +34,7 @@ from personal_assistant.database.migrations.errors import (
     MigrationBlockedError,
     MigrationFailedError,
 )
-from personal_assistant.database.migrations.files import (
-    MigrationFile,
-    SqlStatement,
-    parse_statements,
-)
+from personal_assistant.database.migrations.files import MigrationFile, parse_section
 from personal_assistant.database.migrations.leftovers import (
     InvalidIndex,
     describe,
@@ -48,6 +44,7 @@ from personal_assistant.database.migrations.leftovers import (
 )
 from personal_assistant.database.migrations.lock import BlockerWatch
 from personal_assistant.database.migrations.plan import AppliedMigration
+from personal_assistant.database.migrations.sql_parse import Statement
 from personal_assistant.database.migrations.tracking import Tracking
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -116,7 +113,7 @@ EventCallback = Callable[[Event], None]
 class _Blocked(Exception):
     """A statement hit ``lock_timeout``; carries what the watch saw blocking it."""
 
-    def __init__(self, stmt: SqlStatement, blockers: str) -> None:
+    def __init__(self, stmt: Statement, blockers: str) -> None:
         self.stmt = stmt
         self.blockers = blockers
 
@@ -130,7 +127,7 @@ def _reason(exc: DBAPIError) -> str:
     return prefix + message + (f" ({detail})" if detail else "")
 
 
-def _error_line(exc: DBAPIError, stmt: SqlStatement) -> int:
+def _error_line(exc: DBAPIError, stmt: Statement) -> int:
     """The file line of the error: the statement's line plus the error's offset in it."""
     cause: Any = exc.orig.__cause__ if exc.orig is not None else None
     position = getattr(cause, "position", None)
@@ -204,7 +201,7 @@ class Runner:
         return int(row.pid)
 
     async def _execute(
-        self, conn: AsyncConnection, stmt: SqlStatement, path: str, watch: BlockerWatch
+        self, conn: AsyncConnection, stmt: Statement, path: str, watch: BlockerWatch
     ) -> None:
         try:
             await conn.exec_driver_sql(stmt.sql)
@@ -220,7 +217,7 @@ class Runner:
     async def _attempt(
         self,
         path: str,
-        statements: Sequence[SqlStatement],
+        statements: Sequence[Statement],
         finalize: Callable[[AsyncConnection, int], Awaitable[None]],
     ) -> int:
         conn = await self._work_connection()
@@ -243,7 +240,7 @@ class Runner:
         self,
         version: int,
         path: str,
-        statements: Sequence[SqlStatement],
+        statements: Sequence[Statement],
         finalize: Callable[[AsyncConnection, int], Awaitable[None]],
     ) -> tuple[int, int]:
         """Run in one transaction, retried whole on lock timeout; ``(ms, attempts)``."""
@@ -268,7 +265,7 @@ class Runner:
         conn: AsyncConnection,
         pid: int,
         version: int,
-        stmt: SqlStatement,
+        stmt: Statement,
         path: str,
         before: frozenset[InvalidIndex],
     ) -> None:
@@ -375,7 +372,7 @@ class Runner:
         if not row.down_sql:
             raise IrreversibleMigrationError(row.version, row.file_name)
         path = f"{row.file_name} (stored down section)"
-        statements = parse_statements(row.down_sql, path=path, first_line=row.down_line)
+        statements = parse_section(row.down_sql, path=path, first_line=row.down_line)
         self._emit("start", row.version, row.file_name)
 
         async def forget(conn: AsyncConnection, ms: int) -> None:
@@ -392,7 +389,7 @@ class Runner:
         self,
         row: AppliedMigration,
         path: str,
-        statements: Sequence[SqlStatement],
+        statements: Sequence[Statement],
         forget: Callable[[AsyncConnection, int], Awaitable[None]],
     ) -> int:
         async with self.engine.connect() as conn:

@@ -1,7 +1,8 @@
 """The validator's gate in front of ``migrate up``.
 
-Pending migrations are linted with live table facts from the target database (row
-counts decide whether a lock is a blip or an outage). Blocking findings stop the run
+Pending migrations are linted as they were parsed when loaded (no second read or
+parse), with live table facts from the target database (row counts decide whether a
+lock is a blip or an outage). Blocking findings stop the run
 before anything executes unless ``allow_dangerous``; what was allowed, by a
 ``-- pa:allow RULE reason`` comment or by ``--allow-dangerous``, is returned per
 version so the runner stores it in the tracking row's ``allowed_findings``.
@@ -39,13 +40,7 @@ async def check_pending(
     allowed: dict[int, list[dict[str, Any]]] = {}
     blocking: list[str] = []
     for file in files:
-        result = await lint_against(
-            conn,
-            file.up.sql,
-            path=str(file.path),
-            in_transaction=file.in_transaction,
-            first_line=file.up.first_line,
-        )
+        result = await lint_against(conn, file)
         records = [_record(f, f.suppressed_reason or "") for f in result.suppressed]
         if allow_dangerous:
             records += [_record(f, ALLOW_DANGEROUS_REASON) for f in result.errors]

@@ -1,7 +1,9 @@
 """Migration safety validator: PostgreSQL's parser, lock-aware rules, table facts.
 
-``lint_sql`` / ``lint_file`` parse each statement with pglast, apply the rules in
-:mod:`.rules` and return a :class:`LintResult` of :class:`Finding` values. Pass
+``lint_sql`` / ``lint_file`` parse SQL once with the parser ``migrate up`` uses
+(:mod:`personal_assistant.database.migrations.sql_parse`); ``lint_section`` and
+``lint_against`` judge a section already parsed (``MigrationFile.up``). Each applies
+the rules in :mod:`.rules` and returns a :class:`LintResult` of :class:`Finding` values. Pass
 :class:`DatabaseFacts` (from :func:`fetch_table_facts`) to let size-dependent rules
 tell a 10-row table from a 10-million-row one; without facts every existing table is
 judged as large. A ``-- pa:allow RULE reason`` comment on the line before a statement
@@ -10,6 +12,8 @@ allows that rule for that statement and records the reason.
 
 from __future__ import annotations
 
+from personal_assistant.database.migrations.files import Section, up_section
+from personal_assistant.database.migrations.sql_parse import Statement, parse_statements
 from personal_assistant.database.migrations.validation.context import (
     ColumnType,
     DatabaseFacts,
@@ -21,6 +25,7 @@ from personal_assistant.database.migrations.validation.engine import (
     Finding,
     LintResult,
     lint_file,
+    lint_section,
     lint_sql,
     lint_statements,
     lint_text,
@@ -30,14 +35,8 @@ from personal_assistant.database.migrations.validation.errors import (
     MigrationValidationError,
 )
 from personal_assistant.database.migrations.validation.facts import fetch_table_facts, lint_against
+from personal_assistant.database.migrations.validation.relations import referenced_relations
 from personal_assistant.database.migrations.validation.rules import CATALOGUE
-from personal_assistant.database.migrations.validation.statements import (
-    Section,
-    Statement,
-    parse_statements,
-    referenced_relations,
-    up_section,
-)
 
 __all__ = [
     "CATALOGUE",
@@ -55,6 +54,7 @@ __all__ = [
     "fetch_table_facts",
     "lint_against",
     "lint_file",
+    "lint_section",
     "lint_sql",
     "lint_statements",
     "lint_text",

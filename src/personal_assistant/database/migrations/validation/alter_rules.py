@@ -16,7 +16,7 @@ from pglast.enums import AlterTableType, ConstrType, ObjectType
 
 from personal_assistant.database.migrations.validation import style_rules, typeinfo
 from personal_assistant.database.migrations.validation.context import RuleContext, Severity
-from personal_assistant.database.migrations.validation.statements import relation_key
+from personal_assistant.database.migrations.validation.relations import relation_key
 from personal_assistant.database.migrations.validation.verdicts import (
     Violation,
     gated,

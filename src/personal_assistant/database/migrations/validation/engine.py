@@ -1,7 +1,10 @@
 """Run the rules over a migration: statements in order, state carried along.
 
 This is the only place that knows about files and suppressions; rules only see one
-statement and its :class:`RuleContext`.
+statement and its :class:`RuleContext`. Statements arrive parsed (by
+:mod:`personal_assistant.database.migrations.sql_parse`, with their ``-- pa:allow``
+comments): ``migrate up`` hands over the sections it has already parsed, and the
+``lint_*`` conveniences for text parse it once through the same parser.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from personal_assistant.database.migrations.files import Section, up_section
+from personal_assistant.database.migrations.sql_parse import Allow, Statement, parse_statements
 from personal_assistant.database.migrations.validation.context import (
     DatabaseFacts,
     LintSettings,
@@ -18,12 +23,6 @@ from personal_assistant.database.migrations.validation.context import (
     Severity,
 )
 from personal_assistant.database.migrations.validation.rules import CATALOGUE, check_statement
-from personal_assistant.database.migrations.validation.statements import (
-    Allow,
-    Statement,
-    parse_statements,
-    up_section,
-)
 from personal_assistant.database.migrations.validation.tracking import advance
 from personal_assistant.database.migrations.validation.verdicts import Violation
 
@@ -111,7 +110,7 @@ def lint_statements(
     facts: DatabaseFacts | None = None,
     settings: LintSettings = DEFAULT_SETTINGS,
 ) -> LintResult:
-    """Judge already-parsed statements (the manager parses once and reuses them)."""
+    """Judge already-parsed statements."""
     state = MigrationState()
     findings: list[Finding] = []
     for stmt in statements:
@@ -142,6 +141,23 @@ def lint_sql(
     )
 
 
+def lint_section(
+    section: Section,
+    *,
+    path: str = "<string>",
+    facts: DatabaseFacts | None = None,
+    settings: LintSettings = DEFAULT_SETTINGS,
+) -> LintResult:
+    """Judge a parsed section (``MigrationFile.up``): how ``migrate up`` lints, no re-parse."""
+    return lint_statements(
+        section.statements,
+        path=path,
+        in_transaction=section.in_transaction,
+        facts=facts,
+        settings=settings,
+    )
+
+
 def lint_text(
     text: str,
     *,
@@ -150,15 +166,7 @@ def lint_text(
     settings: LintSettings = DEFAULT_SETTINGS,
 ) -> LintResult:
     """Lint the ``up`` section of a migration file's text (a plain file is all ``up``)."""
-    section = up_section(text, path)
-    return lint_sql(
-        section.sql,
-        path=path,
-        in_transaction=section.in_transaction,
-        facts=facts,
-        settings=settings,
-        first_line=section.first_line,
-    )
+    return lint_section(up_section(text, path), path=path, facts=facts, settings=settings)
 
 
 def lint_file(

@@ -1,36 +1,31 @@
-"""Errors raised by the migration validator, rooted in the migration error tree.
+"""The validator's root error, in the migration error tree.
 
 The tree::
 
     PersonalAssistantError              (personal_assistant.errors)
     └── MigrationError                  (personal_assistant.database.migrations.errors)
         ├── MigrationFileError          a file is malformed; carries path and line
-        │   └── MigrationParseError     the validator could not parse the SQL
+        │   └── MigrationParseError     PostgreSQL's parser rejected the SQL
         └── MigrationValidationError    root of the validator's own errors
-            └── MigrationParseError
 
-``MigrationValidationError`` was called ``ValidationError`` until it was renamed so
-that it no longer shadows pydantic's ``ValidationError`` in modules that import both.
+The validator reads SQL through the same parser as ``migrate up``
+(:mod:`personal_assistant.database.migrations.sql_parse`), so SQL it cannot read is a
+``MigrationParseError`` like anywhere else; it is exported here too, where lint users
+have always found it. ``MigrationValidationError`` was called ``ValidationError`` until
+it was renamed so that it no longer shadows pydantic's ``ValidationError``.
 
 Findings about dangerous SQL are not errors: they are data (``Finding``) returned to
-the caller. These exceptions mean the validator could not read the migration at all,
-so the CLI's ``MigrationError`` handling covers them without a new branch.
+the caller, so the CLI's ``MigrationError`` handling covers everything raised here.
 """
 
 from __future__ import annotations
 
-from personal_assistant.database.migrations.errors import MigrationError, MigrationFileError
+from personal_assistant.database.migrations.errors import MigrationError, MigrationParseError
 
-_MODULE = "personal_assistant.database.migrations.validation"
+__all__ = ["MigrationParseError", "MigrationValidationError"]
 
 
 class MigrationValidationError(MigrationError):
-    """Root of every error raised by the migration validator."""
+    """Root of the errors the migration validator raises about itself (none today)."""
 
-    __module__ = _MODULE
-
-
-class MigrationParseError(MigrationFileError, MigrationValidationError):
-    """Raised when PostgreSQL's parser rejects SQL being linted; names the file and line."""
-
-    __module__ = _MODULE
+    __module__ = "personal_assistant.database.migrations.validation"

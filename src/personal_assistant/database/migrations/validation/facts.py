@@ -16,6 +16,7 @@ from pglast import ast, parser
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from personal_assistant.database.migrations.files import MigrationFile
 from personal_assistant.database.migrations.validation.context import (
     ColumnType,
     DatabaseFacts,
@@ -25,12 +26,9 @@ from personal_assistant.database.migrations.validation.context import (
 from personal_assistant.database.migrations.validation.engine import (
     DEFAULT_SETTINGS,
     LintResult,
-    lint_statements,
+    lint_section,
 )
-from personal_assistant.database.migrations.validation.statements import (
-    parse_statements,
-    referenced_relations,
-)
+from personal_assistant.database.migrations.validation.relations import referenced_relations
 from personal_assistant.database.migrations.validation.tracking import not_null_check_column
 
 RELATIONS_SQL = text(
@@ -180,21 +178,13 @@ async def _columns(
 
 
 async def lint_against(
-    conn: AsyncConnection,
-    sql: str,
-    *,
-    path: str = "<string>",
-    in_transaction: bool = True,
-    first_line: int = 1,
-    settings: LintSettings = DEFAULT_SETTINGS,
+    conn: AsyncConnection, file: MigrationFile, settings: LintSettings = DEFAULT_SETTINGS
 ) -> LintResult:
-    """Parse ``sql`` once, fetch facts for the relations it names, and lint it.
+    """Fetch facts for the relations ``file``'s up section names, and lint it.
 
-    What ``migrate up`` calls before running a migration: one parse, two or three
-    catalog queries, then the pure rules.
+    What ``migrate up`` calls before running a migration: the file was parsed when it
+    was loaded, so this costs two or three catalog queries and the pure rules.
     """
-    statements = parse_statements(sql, path=path, first_line=first_line)
+    statements = file.up.statements
     facts = await fetch_table_facts(conn, referenced_relations(statements))
-    return lint_statements(
-        statements, path=path, in_transaction=in_transaction, facts=facts, settings=settings
-    )
+    return lint_section(file.up, path=str(file.path), facts=facts, settings=settings)

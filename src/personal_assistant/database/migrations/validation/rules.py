@@ -17,7 +17,7 @@ from pglast.enums import ObjectType, ReindexObjectType, TransactionStmtKind
 
 from personal_assistant.database.migrations.validation import alter_rules, style_rules
 from personal_assistant.database.migrations.validation.context import RuleContext, Severity
-from personal_assistant.database.migrations.validation.statements import relation_key
+from personal_assistant.database.migrations.validation.relations import relation_key
 from personal_assistant.database.migrations.validation.verdicts import (
     Violation,
     gated,

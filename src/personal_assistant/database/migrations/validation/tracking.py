@@ -13,7 +13,7 @@ from pglast import ast
 from pglast.enums import AlterTableType, ConstrType, NullTestType, ObjectType
 
 from personal_assistant.database.migrations.validation.context import MigrationState
-from personal_assistant.database.migrations.validation.statements import relation_key
+from personal_assistant.database.migrations.validation.relations import relation_key
 
 _NOT_VALID_KINDS = (ConstrType.CONSTR_CHECK, ConstrType.CONSTR_FOREIGN)
 

@@ -1,20 +1,23 @@
-"""Statement splitting, line numbers, sections and pa:allow comments."""
+"""The one SQL parser: statements, file lines, pglast nodes and pa:allow comments."""
 
 from __future__ import annotations
 
 import pytest
+from pglast import ast
 
-from personal_assistant.database.migrations.validation import (
-    MigrationParseError,
-    parse_statements,
-    referenced_relations,
-    up_section,
-)
+from personal_assistant.database.migrations.errors import MigrationParseError
+from personal_assistant.database.migrations.sql_parse import SqlText, parse_statements
 
 
 def test_statements_get_their_first_line_after_comments_and_unicode() -> None:
     sql = "-- héllo\nCREATE TABLE t (id int);\n\n/* ü */ SELECT 'é;é';\nSELECT\n  1"
     assert [s.line for s in parse_statements(sql)] == [2, 4, 5]
+
+
+def test_statements_keep_their_sql_as_written_and_their_node() -> None:
+    first, second = parse_statements("CREATE TABLE t (id int);\n  SELECT 'a;b'  ;")
+    assert (first.sql, second.sql) == ("CREATE TABLE t (id int)", "SELECT 'a;b'")
+    assert isinstance(first.node, ast.CreateStmt) and isinstance(second.node, ast.SelectStmt)
 
 
 def test_first_line_offsets_statement_lines() -> None:
@@ -40,16 +43,11 @@ def test_allow_text_inside_a_string_literal_is_not_a_comment() -> None:
     assert stmt.allows == ()
 
 
-def test_up_section_excludes_down_and_keeps_file_lines() -> None:
-    text = "-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\nDROP TABLE t;\n"
-    section = up_section(text)
-    assert "DROP" not in section.sql and section.in_transaction
-    assert [s.line for s in parse_statements(section.sql, first_line=section.first_line)] == [2]
-
-
-def test_plain_file_is_all_up_but_no_transaction_marker_counts() -> None:
-    section = up_section("-- migrate:no-transaction\nVACUUM t;\n")
-    assert not section.in_transaction and "VACUUM" in section.sql
+def test_a_section_takes_only_the_allows_inside_it() -> None:
+    text = "-- pa:allow truncating-table header\n-- x\nTRUNCATE t;"
+    source = SqlText(text, "0001_x.sql")
+    (stmt,) = source.statements(text.index("-- x"))
+    assert stmt.allows == () and stmt.line == 3
 
 
 def test_parse_error_names_file_and_line() -> None:
@@ -58,6 +56,8 @@ def test_parse_error_names_file_and_line() -> None:
     assert (info.value.path, info.value.line) == ("0001_x.sql", 3)
 
 
-def test_referenced_relations_include_dropped_indexes_and_schemas() -> None:
-    stmts = parse_statements("DROP INDEX app.ix; CREATE INDEX j ON users (a); TRUNCATE s.t;")
-    assert referenced_relations(stmts) == {"app.ix", "users", "s.t"}
+def test_parse_error_in_a_section_names_its_file_line() -> None:
+    text = "-- header\nSELECT 1;\nSELEC 2;\n"
+    with pytest.raises(MigrationParseError) as info:
+        SqlText(text, "0001_x.sql").statements(text.index("SELECT"))
+    assert info.value.line == 3
