@@ -19,10 +19,9 @@ from personal_assistant.database.migrations.validation import (
     DatabaseFacts,
     LintResult,
     MigrationParseError,
-    Statement,
+    Section,
     fetch_table_facts,
-    lint_statements,
-    parse_statements,
+    lint_section,
     referenced_relations,
     up_section,
 )
@@ -44,13 +43,6 @@ def _sql_files(paths: list[Path]) -> list[Path]:
         else:
             raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
     return files
-
-
-def _parse(file: Path) -> tuple[tuple[Statement, ...], bool]:
-    text = file.read_text(encoding="utf-8")
-    section = up_section(text, str(file))
-    statements = parse_statements(section.sql, path=str(file), first_line=section.first_line)
-    return statements, section.in_transaction
 
 
 async def _facts(database_url: str, names: frozenset[str]) -> DatabaseFacts:
@@ -79,11 +71,11 @@ def lint(
     """Lint migrations: locks on large tables, rewrites, data loss, risky types."""
     if format not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
-    parsed: list[tuple[Path, tuple[Statement, ...], bool]] = []
+    parsed: list[tuple[Path, Section]] = []
     try:
         for file in _sql_files(paths or [DEFAULT_DIRECTORY]):
-            statements, in_transaction = _parse(file)
-            parsed.append((file, statements, in_transaction))
+            # Parsed once: the same statements give the table names and the findings.
+            parsed.append((file, up_section(file.read_text(encoding="utf-8"), str(file))))
     except MigrationParseError as exc:
         err_console.print(f"parse error: {exc}", markup=False)
         raise typer.Exit(EXIT_USAGE) from exc
@@ -92,15 +84,14 @@ def lint(
         raise typer.Exit(EXIT_USAGE) from exc
     facts = None
     if database_url:
-        names = referenced_relations([s for _, stmts, _ in parsed for s in stmts])
+        names = referenced_relations([s for _, section in parsed for s in section.statements])
         try:
             facts = asyncio.run(_facts(database_url, names))
         except (SQLAlchemyError, OSError) as exc:
             err_console.print(f"cannot read table facts: {exc}", markup=False)
             raise typer.Exit(EXIT_USAGE) from exc
     results: list[LintResult] = [
-        lint_statements(stmts, path=str(file), in_transaction=tx, facts=facts)
-        for file, stmts, tx in parsed
+        lint_section(section, path=str(file), facts=facts) for file, section in parsed
     ]
     typer.echo(render_json(results) if format == "json" else render_text(results))
     raise typer.Exit(EXIT_FINDINGS if any(r.errors for r in results) else EXIT_OK)
