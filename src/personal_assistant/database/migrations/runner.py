@@ -4,8 +4,8 @@ Statements run one at a time with ``exec_driver_sql``, so a failure names its li
 A transactional migration runs with its tracking-row change in one transaction under
 ``SET LOCAL lock_timeout``/``statement_timeout``: it either fully happens or leaves
 schema and tracking table as they were. When it hits ``lock_timeout`` (someone holds a
-conflicting lock) the whole transaction is retried with backoff, so it never queues
-behind a long transaction and blocks everybody queued behind it.
+conflicting lock) the whole transaction is retried with backoff (:mod:`.lock_retry`),
+so it never queues behind a long transaction and blocks everybody queued behind it.
 
 A no-transaction migration is recorded as failed *before* its first statement and as
 succeeded after its last, so a crash half-way leaves a failed row that stops the next
@@ -18,11 +18,9 @@ commands in migration files never leak into pooled application connections.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from itertools import count
 from typing import Any, Literal
 
 from sqlalchemy import text
@@ -43,6 +41,13 @@ from personal_assistant.database.migrations.leftovers import (
     named_indexes,
 )
 from personal_assistant.database.migrations.lock import BlockerWatch
+from personal_assistant.database.migrations.lock_retry import (
+    RETRY_DELAY_S,
+    RETRY_JITTER_S,
+    RETRY_MAX_DELAY_S,
+    Blocked,
+    LockRetry,
+)
 from personal_assistant.database.migrations.plan import AppliedMigration
 from personal_assistant.database.migrations.sql_parse import Statement
 from personal_assistant.database.migrations.tracking import Tracking
@@ -59,8 +64,6 @@ SET_TIMEOUTS = text(
     "set_config('statement_timeout', :statement, :local), pg_backend_pid() AS pid"
 )
 STARTED = "started but did not finish (the runner stopped half-way)"
-#: Retry jitter: each delay is scaled by a random factor in [1 - JITTER, 1].
-JITTER = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,15 +73,18 @@ class RunnerSettings:
     lock_timeout_ms: int = 2000
     statement_timeout_ms: int = 0  # 0: no limit
     lock_retries: int = 3
-    retry_delay_s: float = 0.5
-    retry_max_delay_s: float = 8.0
+    retry_delay_s: float = RETRY_DELAY_S
+    retry_max_delay_s: float = RETRY_MAX_DELAY_S
+    retry_jitter_s: float = RETRY_JITTER_S
     wait_timeout_s: float = 300.0
     poll_interval_s: float = 0.5
 
-    def delay(self, attempt: int) -> float:
-        """Exponential backoff with jitter, so competing runners do not retry in step."""
-        base = min(self.retry_delay_s * 2.0 ** (attempt - 1), self.retry_max_delay_s)
-        return base * (1 - JITTER * random.random())
+    @property
+    def lock_retry(self) -> LockRetry:
+        """The retry policy for steps that hit ``lock_timeout``."""
+        return LockRetry(
+            self.lock_retries, self.retry_delay_s, self.retry_max_delay_s, self.retry_jitter_s
+        )
 
     @property
     def watch_interval_s(self) -> float:
@@ -108,14 +114,6 @@ class Event:
 
 
 EventCallback = Callable[[Event], None]
-
-
-class _Blocked(Exception):
-    """A statement hit ``lock_timeout``; carries what the watch saw blocking it."""
-
-    def __init__(self, stmt: Statement, blockers: str) -> None:
-        self.stmt = stmt
-        self.blockers = blockers
 
 
 def _reason(exc: DBAPIError) -> str:
@@ -207,7 +205,7 @@ class Runner:
             await conn.exec_driver_sql(stmt.sql)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
-                raise _Blocked(stmt, watch.last_seen or "an unknown session") from exc
+                raise Blocked(stmt, watch.last_seen or "an unknown session") from exc
             raise MigrationFailedError(
                 path, _error_line(exc, stmt), stmt.sql, _reason(exc)
             ) from exc
@@ -244,19 +242,17 @@ class Runner:
         finalize: Callable[[AsyncConnection, int], Awaitable[None]],
     ) -> tuple[int, int]:
         """Run in one transaction, retried whole on lock timeout; ``(ms, attempts)``."""
-        for attempt in count(1):
-            try:
-                return await self._attempt(path, statements, finalize), attempt
-            except _Blocked as blocked:
-                await self._backoff(version, path, blocked, attempt)
-        raise AssertionError("unreachable")
+        return await self.settings.lock_retry.run(
+            lambda _attempt: self._attempt(path, statements, finalize),
+            path=path,
+            on_retry=self._announce_retry(version, path),
+        )
 
-    async def _backoff(self, version: int, path: str, blocked: _Blocked, attempt: int) -> None:
-        if attempt > self.settings.lock_retries:
-            stmt = blocked.stmt
-            raise MigrationBlockedError(path, stmt.line, stmt.sql, attempt, blocked.blockers)
-        self._emit("retry", version, path, f"lock timeout, blocked by {blocked.blockers}")
-        await asyncio.sleep(self.settings.delay(attempt))
+    def _announce_retry(self, version: int, path: str) -> Callable[[str], None]:
+        def announce(blockers: str) -> None:
+            self._emit("retry", version, path, f"lock timeout, blocked by {blockers}")
+
+        return announce
 
     # -- no transaction ---------------------------------------------------------------
 
@@ -270,18 +266,22 @@ class Runner:
         before: frozenset[InvalidIndex],
     ) -> None:
         """Run one statement on its own, retrying on lock timeout if it left nothing."""
-        for attempt in count(1):
+
+        async def run(attempt: int) -> None:
             try:
                 async with BlockerWatch(self.monitor, pid, self.settings.watch_interval_s) as w:
                     await self._execute(conn, stmt, path, w)
-                return
-            except _Blocked as blocked:
+            except Blocked as blocked:
                 after = await invalid_indexes(conn)
                 if left_behind(before, after, named_indexes([stmt])):
                     raise MigrationBlockedError(
                         path, stmt.line, stmt.sql, attempt, blocked.blockers
                     ) from None
-                await self._backoff(version, path, blocked, attempt)
+                raise
+
+        await self.settings.lock_retry.run(
+            run, path=path, on_retry=self._announce_retry(version, path)
+        )
 
     async def _no_transaction_up(
         self, conn: AsyncConnection, file: MigrationFile, allowed: Sequence[dict[str, Any]]
