@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
+import pytest
+
+from personal_assistant.database.latency import LatencySketch
+from personal_assistant.database.pool_stats import PoolStats, merge_pool_stats
 from personal_assistant.monitoring.health import (
     Check,
     DatabaseThresholds,
@@ -19,16 +23,24 @@ from personal_assistant.monitoring.health import (
 )
 
 
-def pool_stats(**overrides: Any) -> dict[str, Any]:
-    stats: dict[str, Any] = {
-        "utilization": 0.2,
-        "timeouts_last_minute": 0,
-        "wait_ratio": 0.0,
-        "reuse_ratio": 0.9,
-        "checkout_wait_ms": {"count": 10, "p50": 0.1, "p95": 0.2, "p99": 0.3, "max": 0.4},
-    }
-    stats.update(overrides)
-    return stats
+def pool_stats(
+    checked_out: int = 20, waited: int = 0, timeouts_last_minute: int = 0, wait_ms: float = 0.2
+) -> PoolStats:
+    """A pool of capacity 100 after 100 checkouts, 90 of them reused."""
+    wait = LatencySketch()
+    for _ in range(10):
+        wait.add(wait_ms)
+    return replace(
+        merge_pool_stats([]),  # every count zero, every sketch empty
+        pool_size=50,
+        max_overflow=50,
+        checked_out=checked_out,
+        total_checkouts=100,
+        reused_checkouts=90,
+        waited_checkouts=waited,
+        timeouts_last_minute=timeouts_last_minute,
+        checkout_wait=wait,
+    )
 
 
 def statuses(checks: tuple[Check, ...]) -> dict[str, Status]:
@@ -70,7 +82,7 @@ def test_quiet_pool_passes() -> None:
 
 
 def test_high_utilization_warns() -> None:
-    checks = statuses(pool_checks(pool_stats(utilization=0.85), PoolThresholds()))
+    checks = statuses(pool_checks(pool_stats(checked_out=85), PoolThresholds()))
     assert checks["pool:utilization"] is Status.WARN
 
 
@@ -82,19 +94,17 @@ def test_a_timeout_in_the_last_minute_fails() -> None:
 
 
 def test_frequent_or_long_waits_warn() -> None:
-    slow = pool_stats(wait_ratio=0.3)
-    slow["checkout_wait_ms"] = {**slow["checkout_wait_ms"], "p95": 250.0}
-    checks = statuses(pool_checks(slow, PoolThresholds()))
+    checks = statuses(pool_checks(pool_stats(waited=30, wait_ms=250.0), PoolThresholds()))
     assert checks["pool:waitRatio"] is Status.WARN
     assert checks["pool:waitTime"] is Status.WARN
 
 
 def test_efficiency_reports_wait_share_and_p95() -> None:
-    eff = pool_efficiency(pool_stats(wait_ratio=0.25))
+    eff = pool_efficiency(pool_stats(waited=25))
     assert eff == {
         "reuse_ratio": 0.9,
         "wait_ratio": 0.25,
-        "checkout_wait_p95_ms": 0.2,
+        "checkout_wait_p95_ms": pytest.approx(0.2, rel=0.01),
         "no_wait_ratio": 0.75,
     }
 

@@ -28,6 +28,7 @@ from personal_assistant.api.responses import NO_STORE, HealthResponse, health_js
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError
 from personal_assistant.database.migrations.errors import MigrationError
+from personal_assistant.database.pool_stats import merge_pool_stats
 from personal_assistant.monitoring import (
     aggregate,
     alerts,
@@ -50,7 +51,6 @@ from personal_assistant.monitoring.metrics import Figures, render
 from personal_assistant.monitoring.readiness import PendingCheck
 from personal_assistant.monitoring.runtime import Gathered, MonitoringRuntime
 from personal_assistant.monitoring.settings import MonitoringSettings, get_monitoring_settings
-from personal_assistant.monitoring.sketch_codec import merged
 
 
 @asynccontextmanager
@@ -180,13 +180,12 @@ def _pool_limits(settings: MonitoringSettings) -> PoolThresholds:
 def _per_worker(gathered: Gathered) -> list[dict[str, Any]]:
     return [
         {
-            "worker": s["worker"],
-            "checked_out": s["pool"]["stats"]["checked_out"],
-            "capacity": s["pool"]["stats"]["capacity"],
-            "timeouts_last_minute": s["pool"]["stats"]["timeouts_last_minute"],
+            "worker": worker,
+            "checked_out": stats.checked_out,
+            "capacity": stats.capacity,
+            "timeouts_last_minute": stats.timeouts_last_minute,
         }
-        for s in gathered.snapshots
-        if s.get("pool")
+        for worker, stats in gathered.pools.items()
     ]
 
 
@@ -196,9 +195,9 @@ async def pool_health(runtime: RuntimeDep) -> JSONResponse:
         gathered = await runtime.gather()
         if not gathered.pools:
             return health_json(HealthReport((_engine_down("pool"),), "pool"))
-        pool = aggregate.merge_pool(gathered.pools)
+        pool = merge_pool_stats(gathered.pools.values())
         details: dict[str, Any] = {
-            "pool": pool,
+            "pool": pool.as_dict(),
             "efficiency": pool_efficiency(pool),
             "aggregation": gathered.aggregation,
             "workers": _per_worker(gathered),
@@ -304,10 +303,7 @@ async def metrics(runtime: RuntimeDep) -> Response:
         pools = gathered.pools
         statements = aggregate.merge_statements(gathered.performances)
         figures = Figures(
-            pool=aggregate.merge_pool(pools) if pools else None,
-            pool_wait=merged([p["wait"] for p in pools]) if pools else None,
-            pool_use=merged([p["use"] for p in pools]) if pools else None,
-            pool_create=merged([p.get("create", {}) for p in pools]) if pools else None,
+            pool=merge_pool_stats(pools.values()) if pools else None,
             statements=statements,
             slow_total=sum(int(p["slow_total"]) for p in gathered.performances),
             alerts=[a.alert.as_dict() for a in runtime.book.active],

@@ -3,17 +3,23 @@
 SQLAlchemy's pool keeps current counts (checked out, idle, overflow) but no history
 and no wait times. :class:`PoolStatsCollector` listens to the pool's events
 (``connect``, ``checkout``, ``checkin``, ``invalidate``) and counts them where they
-happen, in the manner of psycopg_pool's ``get_stats()``; checkout waits are measured by
-:class:`~personal_assistant.database.pool.InstrumentedAsyncPool` around the real
-acquisition, since no event exists for it.
-``snapshot()`` returns an immutable :class:`PoolStats`.
+happen, in the manner of psycopg_pool's ``get_stats()``; checkout waits and connection
+creation are measured by :class:`~personal_assistant.database.pool.InstrumentedAsyncPool`,
+since no event exists for them.
+
+``snapshot()`` returns an immutable :class:`PoolStats`: counts and latency sketches,
+from which ratios and percentiles are derived. Because it holds counts (not rounded
+ratios) and sketches (not percentiles), :func:`merge_pool_stats` combines several
+workers' figures exactly; ``to_wire()``/``from_wire()`` carry one through JSON (Redis),
+``as_dict()`` is the body the endpoints show.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import event
@@ -41,35 +47,119 @@ _CHECKOUT_AT = "pa_checkout_at"
 #: How far back "recent timeouts" look (the health endpoint fails on any).
 RECENT_WINDOW_S = 60.0
 
+#: The :class:`PoolStats` fields that are latency sketches; every other field is a count.
+_SKETCHES = ("checkout_wait", "connection_use", "connection_create")
+
+#: The keys of :meth:`PoolStats.as_dict` (fields and derived figures), in body order.
+_BODY = (
+    "pool_size", "max_overflow", "capacity", "checked_out", "checked_in", "overflow",
+    "utilization", "total_checkouts", "connections_created", "connections_closed",
+    "reuse_ratio", "waited_checkouts", "wait_ratio", "pending_requests",
+    "checkout_wait_ms", "connection_use_ms", "connection_create_ms",
+    "timeouts", "timeouts_last_minute", "invalidations", "disconnects_recovered",
+)  # fmt: skip
+
+
+def _ratio(part: int, whole: int, empty: float) -> float:
+    return round(part / whole, 4) if whole else empty
+
+
+def _merged(sketches: Iterable[LatencySketch]) -> LatencySketch:
+    """A new sketch holding all of ``sketches`` (which stay untouched)."""
+    total = LatencySketch()
+    for sketch in sketches:
+        total.merge(sketch)
+    return total
+
 
 @dataclass(frozen=True)
 class PoolStats:
-    """A consistent view of the pool at one moment."""
+    """A consistent view of one pool, or of several merged, at one moment.
+
+    Only counts and sketches are stored; ratios and percentiles are derived from them,
+    so merging workers sums counts and merges sketches, and nothing is rebuilt from a
+    rounded figure.
+    """
 
     pool_size: int
     max_overflow: int
-    capacity: int
     checked_out: int
     checked_in: int
     overflow: int
-    utilization: float
+    pending_requests: int
     total_checkouts: int
+    reused_checkouts: int
+    waited_checkouts: int
     connections_created: int
     connections_closed: int
-    reuse_ratio: float
-    waited_checkouts: int
-    wait_ratio: float
-    pending_requests: int
-    checkout_wait_ms: dict[str, float | int]
-    connection_use_ms: dict[str, float | int]
-    connection_create_ms: dict[str, float | int]
     timeouts: int
     timeouts_last_minute: int
     invalidations: int
     disconnects_recovered: int
+    checkout_wait: LatencySketch
+    connection_use: LatencySketch
+    connection_create: LatencySketch
+
+    @property
+    def capacity(self) -> int:
+        return self.pool_size + self.max_overflow
+
+    @property
+    def utilization(self) -> float:
+        return _ratio(self.checked_out, self.capacity, 0.0)
+
+    @property
+    def reuse_ratio(self) -> float:
+        """Checkouts served by an already open connection ÷ all checkouts."""
+        return _ratio(self.reused_checkouts, self.total_checkouts, 1.0)
+
+    @property
+    def wait_ratio(self) -> float:
+        return _ratio(self.waited_checkouts, self.total_checkouts, 0.0)
+
+    @property
+    def checkout_wait_ms(self) -> dict[str, float | int]:
+        return self.checkout_wait.summary().as_dict()
+
+    @property
+    def connection_use_ms(self) -> dict[str, float | int]:
+        return self.connection_use.summary().as_dict()
+
+    @property
+    def connection_create_ms(self) -> dict[str, float | int]:
+        return self.connection_create.summary().as_dict()
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON body: counts, ratios and percentile summaries (no sketches)."""
+        return {key: getattr(self, key) for key in _BODY}
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able form: the counts as they are, each sketch in its wire form."""
+        wire: dict[str, Any] = {name: getattr(self, name) for name in _COUNTS}
+        wire.update((name, getattr(self, name).to_wire()) for name in _SKETCHES)
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> PoolStats:
+        """The :class:`PoolStats` that :meth:`to_wire` described."""
+        values: dict[str, Any] = {name: int(data[name]) for name in _COUNTS}
+        values.update((name, LatencySketch.from_wire(data[name])) for name in _SKETCHES)
+        return cls(**values)
+
+
+_COUNTS = tuple(f.name for f in fields(PoolStats) if f.name not in _SKETCHES)
+
+
+def merge_pool_stats(stats: Iterable[PoolStats]) -> PoolStats:
+    """One view of several pools (e.g. one per worker): counts summed, sketches merged.
+
+    Percentiles come from the merged sketches, never from averaging each pool's (the
+    p95 of a union is not the mean of p95s). Merging one pool gives its own figures.
+    """
+    pools = list(stats)
+    values: dict[str, Any] = {name: sum(getattr(p, name) for p in pools) for name in _COUNTS}
+    values.update((name, _merged(getattr(p, name) for p in pools)) for name in _SKETCHES)
+    return PoolStats(**values)
 
 
 class PoolStatsCollector:
@@ -149,22 +239,6 @@ class PoolStatsCollector:
     def record_connect_error(self) -> None:
         self._counts[CONNECT_ERRORS] += 1
 
-    # -- sketches behind the summaries ------------------------------------------------
-    @property
-    def wait_sketch(self) -> LatencySketch:
-        """Checkout waits (ms), for merging across workers."""
-        return self._wait
-
-    @property
-    def use_sketch(self) -> LatencySketch:
-        """How long connections stayed checked out (ms)."""
-        return self._use
-
-    @property
-    def create_sketch(self) -> LatencySketch:
-        """How long opening a new connection took (ms)."""
-        return self._create
-
     # -- reading -------------------------------------------------------------------
     def _recent_timeout_count(self) -> int:
         horizon = time.monotonic() - RECENT_WINDOW_S
@@ -180,28 +254,24 @@ class PoolStatsCollector:
                 checked_out = pool.checkedout()
                 checked_in = pool.checkedin()
                 overflow = max(pool.overflow(), 0)
-        capacity = self.pool_size + self.max_overflow
-        checkouts = self._counts[CHECKOUTS]
         return PoolStats(
             pool_size=self.pool_size,
             max_overflow=self.max_overflow,
-            capacity=capacity,
             checked_out=checked_out,
             checked_in=checked_in,
             overflow=overflow,
-            utilization=round(checked_out / capacity, 4) if capacity else 0.0,
-            total_checkouts=checkouts,
+            pending_requests=self._pending,
+            total_checkouts=self._counts[CHECKOUTS],
+            reused_checkouts=self._counts[REUSED],
+            waited_checkouts=self._counts[WAITED],
             connections_created=self._counts[CREATED],
             connections_closed=self._counts[CLOSED],
-            reuse_ratio=round(self._counts[REUSED] / checkouts, 4) if checkouts else 1.0,
-            waited_checkouts=self._counts[WAITED],
-            wait_ratio=round(self._counts[WAITED] / checkouts, 4) if checkouts else 0.0,
-            pending_requests=self._pending,
-            checkout_wait_ms=self._wait.summary().as_dict(),
-            connection_use_ms=self._use.summary().as_dict(),
-            connection_create_ms=self._create.summary().as_dict(),
             timeouts=self._counts[TIMEOUTS],
             timeouts_last_minute=self._recent_timeout_count(),
             invalidations=self._counts[INVALIDATIONS],
             disconnects_recovered=self._counts[RECOVERED],
+            # Copies: the snapshot must not move while the pool keeps working.
+            checkout_wait=_merged([self._wait]),
+            connection_use=_merged([self._use]),
+            connection_create=_merged([self._create]),
         )

@@ -1,10 +1,10 @@
-"""Combining worker snapshots into one service-wide view, pure.
+"""Combining worker snapshots' query figures into one service-wide view, pure.
 
 A snapshot is what one worker publishes (see :mod:`.snapshot`): its pool statistics
-with encoded wait/use sketches and its query tracker's encoded sketches. Counts are
-summed and ratios recomputed from the sums; percentiles come from merged sketches,
-never from averaging per-worker percentiles (the p95 of a union is not the mean of
-p95s). With one snapshot the result equals that worker's own figures.
+(merged by :func:`~personal_assistant.database.pool_stats.merge_pool_stats`) and its
+query tracker's encoded sketches, merged here. Counts are summed; percentiles come
+from merged sketches, never from averaging per-worker percentiles (the p95 of a union
+is not the mean of p95s). With one snapshot the result equals that worker's own figures.
 """
 
 from __future__ import annotations
@@ -16,46 +16,6 @@ from typing import Any
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.alerts import StatementFigures
-
-_SUMMED = (
-    "pool_size",
-    "max_overflow",
-    "capacity",
-    "checked_out",
-    "checked_in",
-    "overflow",
-    "total_checkouts",
-    "connections_created",
-    "connections_closed",
-    "waited_checkouts",
-    "timeouts",
-    "timeouts_last_minute",
-    "invalidations",
-    "disconnects_recovered",
-    "pending_requests",
-)
-
-
-def _ratio(part: float, whole: float, empty: float) -> float:
-    return round(part / whole, 4) if whole else empty
-
-
-def merge_pool(pools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """``PoolStats.as_dict()``-shaped figures for all ``pools`` (``{"stats", "wait", "use"}``)."""
-    totals = {key: sum(int(p["stats"][key]) for p in pools) for key in _SUMMED}
-    reused = sum(round(p["stats"]["reuse_ratio"] * p["stats"]["total_checkouts"]) for p in pools)
-    checkouts = totals["total_checkouts"]
-    return {
-        **totals,
-        "utilization": _ratio(totals["checked_out"], totals["capacity"], 0.0),
-        "reuse_ratio": _ratio(reused, checkouts, 1.0),
-        "wait_ratio": _ratio(totals["waited_checkouts"], checkouts, 0.0),
-        "checkout_wait_ms": sketch_codec.merged([p["wait"] for p in pools]).summary().as_dict(),
-        "connection_use_ms": sketch_codec.merged([p["use"] for p in pools]).summary().as_dict(),
-        "connection_create_ms": sketch_codec.merged([p.get("create", {}) for p in pools])
-        .summary()
-        .as_dict(),
-    }
 
 
 @dataclass

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from personal_assistant.database.pool_stats import PoolStats
+
 MEDIA_TYPE = "application/health+json"
 
 
@@ -188,16 +190,16 @@ class PoolThresholds:
     warn_wait_p95_ms: float = 100.0
 
 
-def pool_checks(stats: Mapping[str, Any], limits: PoolThresholds) -> tuple[Check, ...]:
-    """Checks for ``/health/database/pool`` from a ``PoolStats.as_dict()``-shaped mapping.
+def pool_checks(stats: PoolStats, limits: PoolThresholds) -> tuple[Check, ...]:
+    """Checks for ``/health/database/pool``.
 
     Any checkout timeout in the last minute fails: a request already got a 503 for
     lack of a connection. High utilization or frequent waits only warn.
     """
-    util = float(stats["utilization"])
-    timeouts = int(stats["timeouts_last_minute"])
-    wait_ratio = float(stats["wait_ratio"])
-    wait_p95 = float(stats["checkout_wait_ms"]["p95"])
+    util = stats.utilization
+    timeouts = stats.timeouts_last_minute
+    wait_ratio = stats.wait_ratio
+    wait_p95 = stats.checkout_wait.summary().p95
     util_status = above(util, warn=limits.warn_utilization)
     ratio_status = above(wait_ratio, warn=limits.warn_wait_ratio)
     p95_status = above(wait_p95, warn=limits.warn_wait_p95_ms)
@@ -248,11 +250,11 @@ def pool_checks(stats: Mapping[str, Any], limits: PoolThresholds) -> tuple[Check
     )
 
 
-def pool_efficiency(stats: Mapping[str, Any]) -> dict[str, Any]:
+def pool_efficiency(stats: PoolStats) -> dict[str, Any]:
     """Reuse ratio and the wait-based view: how often, and how long, checkouts waited."""
     return {
-        "reuse_ratio": stats["reuse_ratio"],
-        "wait_ratio": stats["wait_ratio"],
-        "checkout_wait_p95_ms": stats["checkout_wait_ms"]["p95"],
-        "no_wait_ratio": round(1.0 - float(stats["wait_ratio"]), 4),
+        "reuse_ratio": stats.reuse_ratio,
+        "wait_ratio": stats.wait_ratio,
+        "checkout_wait_p95_ms": stats.checkout_wait.summary().p95,
+        "no_wait_ratio": round(1.0 - stats.wait_ratio, 4),
     }

@@ -7,8 +7,7 @@ collide and gauges are never stale. Histograms are read from the DDSketches' bin
 
 Names follow OpenTelemetry's database-client semantic conventions where one exists
 (``db.client.connection.count`` → ``db_client_connection_count``, seconds as the unit
-suffix); the rest are prefixed ``pa_``. Connection creation time and pending requests
-are not measured by the pool layer, so those two conventional names are not exported.
+suffix); the rest are prefixed ``pa_``.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from personal_assistant.database.latency import LatencySketch
+from personal_assistant.database.pool_stats import PoolStats
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.aggregate import MergedStatement
 
@@ -38,16 +38,13 @@ BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 class Figures:
     """Everything one scrape exposes."""
 
-    pool: Mapping[str, Any] | None
-    pool_wait: LatencySketch | None
-    pool_use: LatencySketch | None
+    pool: PoolStats | None
     statements: Mapping[str, MergedStatement]
     slow_total: int
     alerts: Sequence[Mapping[str, Any]]
     health_durations: Mapping[str, LatencySketch]
     workers: int
     pool_name: str = "default"
-    pool_create: LatencySketch | None = None
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], sketch: LatencySketch) -> None:
@@ -69,7 +66,8 @@ class FiguresCollector(Collector):
 
     def _pool(self) -> Iterator[Metric]:
         f = self.figures
-        if f.pool is None:
+        pool = f.pool
+        if pool is None:
             return
         name = [f.pool_name]
         count = GaugeMetricFamily(
@@ -77,41 +75,47 @@ class FiguresCollector(Collector):
             "Connections currently in the pool, by state.",
             labels=["db_client_connection_pool_name", "db_client_connection_state"],
         )
-        count.add_metric([f.pool_name, "idle"], float(f.pool["checked_in"]))
-        count.add_metric([f.pool_name, "used"], float(f.pool["checked_out"]))
+        count.add_metric([f.pool_name, "idle"], float(pool.checked_in))
+        count.add_metric([f.pool_name, "used"], float(pool.checked_out))
         yield count
-        for metric, doc, key in (
-            ("db_client_connection_max", "Most connections the pool may open.", "capacity"),
-            ("db_client_connection_idle_max", "Most idle connections kept.", "pool_size"),
+        for metric, doc, value in (
+            ("db_client_connection_max", "Most connections the pool may open.", pool.capacity),
+            ("db_client_connection_idle_max", "Most idle connections kept.", pool.pool_size),
         ):
             gauge = GaugeMetricFamily(metric, doc, labels=["db_client_connection_pool_name"])
-            gauge.add_metric(name, float(f.pool[key]))
+            gauge.add_metric(name, float(value))
             yield gauge
         timeouts = CounterMetricFamily(
             "db_client_connection_timeouts",
             "Checkouts that timed out waiting for a connection.",
             labels=["db_client_connection_pool_name"],
         )
-        timeouts.add_metric(name, float(f.pool["timeouts"]))
+        timeouts.add_metric(name, float(pool.timeouts))
         yield timeouts
         pending = GaugeMetricFamily(
             "db_client_connection_pending_requests",
             "Checkouts waiting for a free connection right now.",
             labels=["db_client_connection_pool_name"],
         )
-        pending.add_metric(name, float(f.pool.get("pending_requests", 0)))
+        pending.add_metric(name, float(pool.pending_requests))
         yield pending
         for sketch, metric, doc in (
-            (f.pool_wait, "db_client_connection_wait_time_seconds", "Time to obtain a connection."),
-            (f.pool_use, "db_client_connection_use_time_seconds", "Time a connection was held."),
             (
-                f.pool_create,
+                pool.checkout_wait,
+                "db_client_connection_wait_time_seconds",
+                "Time to obtain a connection.",
+            ),
+            (
+                pool.connection_use,
+                "db_client_connection_use_time_seconds",
+                "Time a connection was held.",
+            ),
+            (
+                pool.connection_create,
                 "db_client_connection_create_time_seconds",
                 "Time to open a new connection.",
             ),
         ):
-            if sketch is None:
-                continue
             hist = HistogramMetricFamily(
                 metric, doc, labels=["db_client_connection_pool_name"], unit=""
             )

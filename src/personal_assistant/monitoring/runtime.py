@@ -17,11 +17,13 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError
 from personal_assistant.database.latency import LatencySketch
+from personal_assistant.database.pool_stats import PoolStats
 from personal_assistant.monitoring import aggregate, alerts, server_stats
 from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.db_probe import SharedProbe
@@ -48,9 +50,12 @@ class Gathered:
     snapshots: list[dict[str, Any]]
     aggregation: dict[str, Any]
 
-    @property
-    def pools(self) -> list[dict[str, Any]]:
-        return [s["pool"] for s in self.snapshots if s.get("pool")]
+    @cached_property
+    def pools(self) -> dict[str, PoolStats]:
+        """Each worker's pool figures by worker id (decoded once; workers without one omitted)."""
+        return {
+            s["worker"]: PoolStats.from_wire(s["pool"]) for s in self.snapshots if s.get("pool")
+        }
 
     @property
     def performances(self) -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 from personal_assistant.database.pool_stats import PoolStatsCollector
-from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.tracker import QueryTracker
 
 
@@ -18,23 +17,14 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def pool_wire(collector: PoolStatsCollector) -> dict[str, Any]:
-    """Pool figures plus the encoded wait/use sketches, so workers merge exactly."""
-    return {
-        "stats": collector.snapshot().as_dict(),
-        "wait": sketch_codec.encode(collector.wait_sketch),
-        "use": sketch_codec.encode(collector.use_sketch),
-        "create": sketch_codec.encode(collector.create_sketch),
-    }
-
-
 def local_snapshot(
     worker_id: str, collector: PoolStatsCollector | None, tracker: QueryTracker | None
 ) -> dict[str, Any]:
+    """What this worker publishes; ``pool`` is ``PoolStats.to_wire()`` (counts and sketches)."""
     return {
         "worker": worker_id,
         "pid": os.getpid(),
         "published_at": time.time(),
-        "pool": pool_wire(collector) if collector is not None else None,
+        "pool": collector.snapshot().to_wire() if collector is not None else None,
         "performance": tracker.wire() if tracker is not None else None,
     }
