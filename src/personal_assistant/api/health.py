@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from personal_assistant.api.deps import HealthTokenDep, PendingDep, RuntimeDep
 from personal_assistant.api.responses import NO_STORE, HealthResponse, health_json
 from personal_assistant.database import session as db
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.migrations.errors import MigrationError
 from personal_assistant.database.pool_stats import merge_pool_stats
 from personal_assistant.monitoring import (
@@ -36,6 +36,7 @@ from personal_assistant.monitoring import (
     scaling,
     server_stats,
 )
+from personal_assistant.monitoring.errors import failure_reason
 from personal_assistant.monitoring.health import (
     Check,
     DatabaseThresholds,
@@ -98,13 +99,13 @@ async def liveness(runtime: RuntimeDep) -> JSONResponse:
 async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCheck) -> Check:
     if time.monotonic() < runtime.migrations_ok_until:
         return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
-    errors: tuple[type[BaseException], ...] = (*server_stats.ERRORS, MigrationError)
     try:
-        async with asyncio.timeout(runtime.settings.health_db_timeout):
-            pending = await pending_check(db.get_engine())
-    except errors as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-        return Check("migrations", "pending", Status.FAIL, "component", output=reason)
+        with wrap_db_errors("checking for pending migrations"):
+            async with asyncio.timeout(runtime.settings.health_db_timeout):
+                pending = await pending_check(db.get_engine())
+    except (DatabaseError, MigrationError) as exc:
+        output = failure_reason(exc)
+        return Check("migrations", "pending", Status.FAIL, "component", output=output)
     if pending:
         shown = ", ".join(pending[:5]) + (" …" if len(pending) > 5 else "")
         return Check(
@@ -271,12 +272,13 @@ async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
     gathered = await runtime.gather()
     statements = aggregate.merge_statements(gathered.performances)
     try:
-        async with asyncio.timeout(runtime.settings.health_db_timeout * 5):
-            stored = await baseline.store_baseline(
-                db.get_engine(), statements.values(), runtime.settings.perf_alert_min_samples
-            )
-    except server_stats.ERRORS as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        with wrap_db_errors("recording the performance baseline"):
+            async with asyncio.timeout(runtime.settings.health_db_timeout * 5):
+                stored = await baseline.store_baseline(
+                    db.get_engine(), statements.values(), runtime.settings.perf_alert_min_samples
+                )
+    except DatabaseError as exc:
+        reason = failure_reason(exc)
         return JSONResponse({"detail": f"baseline not recorded: {reason}"}, status_code=503)
     runtime.set_baseline(stored)
     return JSONResponse(

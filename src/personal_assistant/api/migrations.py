@@ -17,16 +17,18 @@ from fastapi.responses import JSONResponse
 from personal_assistant.api.deps import HealthTokenDep, RuntimeDep
 from personal_assistant.api.responses import HealthResponse, health_json
 from personal_assistant.database import session as db
-from personal_assistant.database.errors import DatabaseUnavailableError
+from personal_assistant.database.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    wrap_db_errors,
+)
 from personal_assistant.database.migrations.errors import MigrationError
 from personal_assistant.database.migrations.manager import MigrationManager
 from personal_assistant.database.migrations.plan import MigrationStatus, State
-from personal_assistant.monitoring import db_probe, server_stats
+from personal_assistant.monitoring import db_probe
 from personal_assistant.monitoring.health import Check, HealthReport, Status
 
 _PROBLEMS = (State.MISSING, State.CHANGED, State.FAILED)
-#: What reading the status may raise: the database layer's and the migration layer's.
-_STATUS_ERRORS: tuple[type[Exception], ...] = (*server_stats.ERRORS, MigrationError)
 
 router = APIRouter(tags=["health"])
 
@@ -83,12 +85,14 @@ def _unavailable(reason: str) -> HealthReport:
     return HealthReport((check,), "migrations")
 
 
-def _reason(exc: BaseException, timeout_s: float) -> str:
+def _reason(exc: DatabaseError | MigrationError, timeout_s: float) -> str:
     """Readable and safe to show: no URL, host, port or password (see ``db_probe``)."""
     if isinstance(exc, MigrationError):
         return str(exc)
+    if exc.original is not None:
+        return db_probe.describe(exc.original, timeout_s)  # converted: describe the driver's
     if isinstance(exc, DatabaseUnavailableError) and exc.__cause__ is not None:
-        exc = exc.__cause__  # its own message names the server
+        return db_probe.describe(exc.__cause__, timeout_s)  # its own message names the server
     return db_probe.describe(exc, timeout_s)
 
 
@@ -102,9 +106,10 @@ def _reason(exc: BaseException, timeout_s: float) -> str:
 async def migrations_health(runtime: RuntimeDep) -> JSONResponse:
     timeout_s = runtime.settings.health_db_timeout
     try:
-        async with asyncio.timeout(timeout_s):
-            status = await MigrationManager(db.get_engine()).status()
-    except _STATUS_ERRORS as exc:
+        with wrap_db_errors("reading the migration status"):
+            async with asyncio.timeout(timeout_s):
+                status = await MigrationManager(db.get_engine()).status()
+    except (DatabaseError, MigrationError) as exc:
         report = _unavailable(_reason(exc, timeout_s))
     else:
         report = migration_report(status)

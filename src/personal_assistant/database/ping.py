@@ -25,30 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.util.concurrency import await_
 
+from personal_assistant.database.errors import convert_db_error
 from personal_assistant.database.pool_stats import FRESH
 
 _RETURNED_AT = "pa_returned_at"
 
-#: What a dead or broken connection raises when pinged.
-_PING_ERRORS: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionError)
-
-
-def _ping_errors() -> tuple[type[BaseException], ...]:
-    import asyncpg
-
-    # InternalClientError: the protocol was left mid-operation (a cancelled or cut
-    # statement); the connection can no longer be used.
-    return (
-        *_PING_ERRORS,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-    )
-
 
 def install_pre_ping(engine: AsyncEngine, *, idle_s: float = 0.0) -> None:
     """Ping connections at checkout (those idle at least ``idle_s`` seconds)."""
-    errors = _ping_errors()
 
     def on_checkin(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         if dbapi_conn is not None:
@@ -62,7 +46,11 @@ def install_pre_ping(engine: AsyncEngine, *, idle_s: float = 0.0) -> None:
             return
         try:
             await_(dbapi_conn.driver_connection.execute("SELECT 1"))
-        except errors as exc:
+        except Exception as exc:
+            # Classified, not wrapped: no context manager on the checkout path. Any
+            # driver or socket error means this connection cannot be used.
+            if convert_db_error(exc, "pinging a pooled connection") is None:
+                raise
             raise DisconnectionError(f"pre-ping failed: {type(exc).__name__}") from exc
 
     # Registered before the statistics listeners, so a failed ping is not counted

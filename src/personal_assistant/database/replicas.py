@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.pool_stats import PoolStatsCollector
 
 logger = logging.getLogger(__name__)
@@ -38,14 +37,6 @@ LAG_QUERY = text(
              ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000
            END AS lag_ms
     """
-)
-
-#: Errors that mean "this replica cannot serve now" (as opposed to a bad query).
-REPLICA_DOWN_ERRORS: tuple[type[BaseException], ...] = (
-    DatabaseError,
-    DBAPIError,
-    OSError,
-    TimeoutError,
 )
 
 
@@ -111,7 +102,8 @@ class ReplicaRouter:
         start = next(self._counter) % len(usable)
         return usable[start:] + usable[:start]
 
-    def mark_down(self, replica: Replica, exc: BaseException) -> None:
+    def mark_down(self, replica: Replica, exc: Exception) -> None:
+        """Take ``replica`` out of rotation; ``exc`` is the driver's error (shown as is)."""
         if replica.healthy:
             logger.warning("replica %s marked down: %s", replica.name, type(exc).__name__)
         replica.healthy = False
@@ -121,11 +113,12 @@ class ReplicaRouter:
     async def check(self, replica: Replica) -> None:
         """Measure one replica's reachability and lag, bounded by ``check_timeout``."""
         try:
-            async with asyncio.timeout(self.check_timeout):
-                async with replica.engine.connect() as conn:
-                    row = (await conn.execute(LAG_QUERY)).one()
-        except REPLICA_DOWN_ERRORS as exc:
-            self.mark_down(replica, exc)
+            with wrap_db_errors("checking a replica"):
+                async with asyncio.timeout(self.check_timeout):
+                    async with replica.engine.connect() as conn:
+                        row = (await conn.execute(LAG_QUERY)).one()
+        except DatabaseError as exc:
+            self.mark_down(replica, exc.original or exc)
             return
         replica.in_recovery = bool(row.in_recovery)
         replica.lag_ms = None if row.lag_ms is None else float(row.lag_ms)

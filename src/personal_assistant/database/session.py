@@ -23,9 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from personal_assistant.database.engine import create_engine_from_config
-from personal_assistant.database.errors import EngineNotInitializedError
+from personal_assistant.database.errors import EngineNotInitializedError, convert_db_error
 from personal_assistant.database.pool_stats import PoolStats, PoolStatsCollector
-from personal_assistant.database.replicas import REPLICA_DOWN_ERRORS, Replica, ReplicaRouter
+from personal_assistant.database.replicas import Replica, ReplicaRouter
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.database.urls import mask_url
 
@@ -224,7 +224,10 @@ async def open_read_session() -> AsyncSession:
             session = SessionLocal(bind=replica.read_engine or replica.engine)
             try:
                 await session.connection()
-            except REPLICA_DOWN_ERRORS as exc:
+            except Exception as exc:
+                # Classified, not wrapped: this runs on every read session.
+                if convert_db_error(exc, "opening a read session on a replica") is None:
+                    raise
                 router.mark_down(replica, exc)
                 await _close_shielded(session)
                 continue

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.retry import asyncpg_dsn
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.monitoring.health import ProbeFailure, ProbeResult
@@ -66,10 +67,12 @@ async def probe(
     """One round trip on a fresh connection, bounded by ``timeout_s`` in total."""
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout_s):
-            row = await _round_trip(config, sql or PROBE_SQL, timeout_s)
-    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        return ProbeFailure(describe(exc, timeout_s), (time.perf_counter() - started) * 1000)
+        with wrap_db_errors("probing the database"):
+            async with asyncio.timeout(timeout_s):
+                row = await _round_trip(config, sql or PROBE_SQL, timeout_s)
+    except DatabaseError as exc:
+        reason = describe(exc.original or exc, timeout_s)
+        return ProbeFailure(reason, (time.perf_counter() - started) * 1000)
     return ProbeResult(
         response_ms=(time.perf_counter() - started) * 1000,
         server_version=str(row["server_version"]),

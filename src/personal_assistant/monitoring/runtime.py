@@ -21,17 +21,14 @@ from functools import cached_property
 from typing import Any
 
 from personal_assistant.database import session as db
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.pool_stats import PoolStats
-from personal_assistant.monitoring import aggregate, alerts, server_stats
+from personal_assistant.monitoring import aggregate, alerts
 from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.db_probe import SharedProbe
-from personal_assistant.monitoring.redis_publish import (
-    REDIS_ERRORS,
-    RedisUnavailableError,
-    SnapshotStore,
-)
+from personal_assistant.monitoring.errors import MonitoringError, failure_reason
+from personal_assistant.monitoring.redis_publish import SnapshotStore
 from personal_assistant.monitoring.settings import MonitoringSettings
 from personal_assistant.monitoring.snapshot import local_snapshot, new_worker_id
 from personal_assistant.monitoring.tracker import QueryTracker
@@ -39,8 +36,6 @@ from personal_assistant.monitoring.webhook import WebhookNotifier
 
 logger = logging.getLogger(__name__)
 alert_logger = logging.getLogger("personal_assistant.monitoring.alerts")
-
-_STORE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisUnavailableError)
 
 
 @dataclass(frozen=True)
@@ -130,12 +125,12 @@ class MonitoringRuntime:
         try:
             await self.store.publish(self.worker_id, mine)
             others = [s for s in await self.store.collect() if s["worker"] != self.worker_id]
-        except _STORE_ERRORS as exc:
+        except MonitoringError as exc:
             note = {
                 "scope": "process",
                 "workers": 1,
                 "warning": "redis unavailable, figures are this process only "
-                f"({type(exc).__name__})",
+                f"({failure_reason(exc)})",
             }
             return Gathered([mine], note)
         return Gathered([mine, *others], {"scope": "service", "workers": 1 + len(others)})
@@ -146,11 +141,12 @@ class MonitoringRuntime:
         due = time.monotonic() - self._baseline_at > self.settings.perf_eval_interval_s
         if refresh or due:
             try:
-                async with asyncio.timeout(self.settings.health_db_timeout):
-                    self._baseline = await load_baseline(db.get_engine())
+                with wrap_db_errors("loading the performance baseline"):
+                    async with asyncio.timeout(self.settings.health_db_timeout):
+                        self._baseline = await load_baseline(db.get_engine())
                 self._baseline_at = time.monotonic()
-            except server_stats.ERRORS as exc:
-                logger.warning("could not load the performance baseline: %s", type(exc).__name__)
+            except DatabaseError as exc:
+                logger.warning("could not load the performance baseline: %s", failure_reason(exc))
         return self._baseline
 
     def set_baseline(self, baseline: dict[str, alerts.Baseline]) -> None:
@@ -201,7 +197,7 @@ class MonitoringRuntime:
                 await task
         self._tasks.clear()
         if self.store is not None:
-            with contextlib.suppress(*_STORE_ERRORS):
+            with contextlib.suppress(MonitoringError):
                 await self.store.remove(self.worker_id)
             await self.store.close()
         if self.notifier is not None:
@@ -210,7 +206,7 @@ class MonitoringRuntime:
     async def _publish_loop(self) -> None:
         assert self.store is not None
         while True:
-            with contextlib.suppress(*_STORE_ERRORS):
+            with contextlib.suppress(MonitoringError):
                 await self.store.publish(self.worker_id, self.local())
             await asyncio.sleep(self.settings.worker_publish_interval_s)
 
@@ -220,7 +216,7 @@ class MonitoringRuntime:
             try:
                 lease = self.settings.perf_eval_interval_s * 3
                 self.leading = await self.store.try_lead(self.worker_id, lease)
-            except _STORE_ERRORS:
+            except MonitoringError:
                 self.leading = True  # alone without Redis: better twice than never
         gathered = await self.gather()
         statements = aggregate.merge_statements(gathered.performances)

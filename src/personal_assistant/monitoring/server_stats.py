@@ -16,7 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from personal_assistant.database.errors import DatabaseError
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
+from personal_assistant.monitoring.errors import failure_reason
 from personal_assistant.monitoring.fingerprint import statement_key
 
 DATABASE_STATS_SQL = text(
@@ -36,9 +37,6 @@ TOP_STATEMENTS_SQL = text(
     LIMIT :limit
     """
 )
-
-#: What fetching these figures may raise (all reported, none propagated).
-ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, DatabaseError, OSError, TimeoutError)
 
 
 async def _database_stats(conn: AsyncConnection) -> dict[str, Any]:
@@ -82,13 +80,16 @@ async def _top_statements(conn: AsyncConnection, limit: int) -> dict[str, Any]:
 
 
 async def server_figures(engine: AsyncEngine, timeout_s: float, limit: int = 10) -> dict[str, Any]:
-    """Both groups of figures, or ``{"available": false, "reason": ...}`` within ``timeout_s``."""
+    """Both groups of figures, or ``{"available": false, "reason": ...}`` within ``timeout_s``.
+
+    Every failure is reported in the body, none propagated.
+    """
     try:
-        async with asyncio.timeout(timeout_s), engine.connect() as conn:
-            stats = await _database_stats(conn)
-            top = await _top_statements(conn, limit)
-            await conn.rollback()
-    except ERRORS as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-        return {"available": False, "reason": f"server figures unavailable: {reason}"}
+        with wrap_db_errors("reading the server figures"):
+            async with asyncio.timeout(timeout_s), engine.connect() as conn:
+                stats = await _database_stats(conn)
+                top = await _top_statements(conn, limit)
+                await conn.rollback()
+    except DatabaseError as exc:
+        return {"available": False, "reason": f"server figures unavailable: {failure_reason(exc)}"}
     return {"available": True, "pg_stat_database": stats, "pg_stat_statements": top}

@@ -20,9 +20,9 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 
 from personal_assistant.database import session as db
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.queries.rbac import list_user_permissions, user_has_permission
 from personal_assistant.database.seed import permission_names
-from personal_assistant.monitoring.server_stats import ERRORS
 from personal_assistant.service.settings import ServiceSettings
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,11 @@ async def run(settings: ServiceSettings, rng: random.Random | None = None) -> No
     while True:
         burst = rng.randint(1, settings.demo_traffic_burst)
         try:
-            users = users or await _max_user_id()
-            await asyncio.gather(*(_check(rng, users, permissions) for _ in range(burst)))
-        except ERRORS as exc:
-            logger.debug("demo traffic paused: %s", type(exc).__name__)
+            with wrap_db_errors("running demo permission checks"):
+                users = users or await _max_user_id()
+                await asyncio.gather(*(_check(rng, users, permissions) for _ in range(burst)))
+        except DatabaseError as exc:
+            logger.debug("demo traffic paused: %s", type(exc.original or exc).__name__)
             await asyncio.sleep(ERROR_PAUSE_S)
             continue
         # Jittered, so the figures do not beat in step with the dashboard's refresh.
