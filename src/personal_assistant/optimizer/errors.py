@@ -15,15 +15,21 @@ from __future__ import annotations
 
 from personal_assistant.errors import PersonalAssistantError
 
+__all__ = ["ApplyError", "OptimizerError", "UnsafeRecommendationError"]
+
+_MODULE = "personal_assistant.optimizer.errors"
+
 
 class OptimizerError(PersonalAssistantError):
     """Root of every error raised by the optimizer."""
 
-    __module__ = "personal_assistant.optimizer.errors"
+    __module__ = _MODULE
 
 
 class UnsafeRecommendationError(OptimizerError):
     """Raised when asked to apply a kind outside ``SAFE_KINDS`` (drops, rewrites)."""
+
+    __module__ = _MODULE
 
     def __init__(self, kind: str) -> None:
         from personal_assistant.optimizer.models import SAFE_KINDS
@@ -38,6 +44,8 @@ class UnsafeRecommendationError(OptimizerError):
 
 class ApplyError(OptimizerError):
     """Raised when a recommendation's SQL fails; earlier ones stay applied."""
+
+    __module__ = _MODULE
 
     def __init__(self, sql: str, reason: str) -> None:
         self.sql = sql
