@@ -6,26 +6,19 @@ error (a path that does not exist, SQL that does not parse, an unreachable datab
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
-from personal_assistant.cli.common import err_console
-from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY
-from personal_assistant.database.migrations.validation import (
-    DatabaseFacts,
-    LintResult,
-    MigrationParseError,
-    Section,
-    fetch_table_facts,
-    lint_section,
-    referenced_relations,
-    up_section,
-)
-from personal_assistant.database.migrations.validation.report import render_json, render_text
+from personal_assistant.cli.common import cli_engine, err_console, run_async
+
+if TYPE_CHECKING:
+    from personal_assistant.database.migrations.validation import (
+        DatabaseFacts,
+        LintResult,
+        Section,
+    )
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 FORMATS = ("text", "json")
@@ -46,8 +39,7 @@ def _sql_files(paths: list[Path]) -> list[Path]:
 
 
 async def _facts(database_url: str, names: frozenset[str]) -> DatabaseFacts:
-    # Imported here: the engine factory pulls in settings only this path needs.
-    from personal_assistant.cli.common import cli_engine
+    from personal_assistant.database.migrations.validation import fetch_table_facts
 
     async with cli_engine(database_url) as engine, engine.connect() as conn:
         return await fetch_table_facts(conn, names)
@@ -71,6 +63,17 @@ def lint(
     """Lint migrations: locks on large tables, rewrites, data loss, risky types."""
     if format not in FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(FORMATS)}", param_hint="--format")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY
+    from personal_assistant.database.migrations.validation import (
+        MigrationParseError,
+        lint_section,
+        referenced_relations,
+        up_section,
+    )
+    from personal_assistant.database.migrations.validation.report import render_json, render_text
+
     parsed: list[tuple[Path, Section]] = []
     try:
         for file in _sql_files(paths or [DEFAULT_DIRECTORY]):
@@ -86,7 +89,7 @@ def lint(
     if database_url:
         names = referenced_relations([s for _, section in parsed for s in section.statements])
         try:
-            facts = asyncio.run(_facts(database_url, names))
+            facts = run_async(_facts(database_url, names))
         except (SQLAlchemyError, OSError) as exc:
             err_console.print(f"cannot read table facts: {exc}", markup=False)
             raise typer.Exit(EXIT_USAGE) from exc

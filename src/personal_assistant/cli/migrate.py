@@ -8,30 +8,26 @@ method and renders the result. Errors are ``MigrationError`` subclasses, which
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.syntax import Syntax
-from rich.table import Table
 
-from personal_assistant.cli.common import cli_engine, console
+from personal_assistant.cli.common import cli_engine, console, run_async
 from personal_assistant.cli.lint import lint
-from personal_assistant.database.migrations import (
-    Event,
-    MigrationManager,
-    MigrationStatus,
-    RunnerSettings,
-    State,
-    StepResult,
-)
-from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY, create_file
-from personal_assistant.database.migrations.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from personal_assistant.database.migrations import (
+        Event,
+        MigrationManager,
+        MigrationStatus,
+        RunnerSettings,
+        StepResult,
+    )
+    from personal_assistant.database.migrations.verify import VerifyReport
 
 app = typer.Typer(help="Versioned SQL migrations with verified rollbacks.", no_args_is_help=True)
 app.command("lint")(lint)
@@ -53,13 +49,18 @@ WaitTimeout = Annotated[
     float, typer.Option("--wait-timeout", min=0, help="seconds to wait for another runner")
 ]
 
-_STATE_STYLE = {
-    State.APPLIED: "green",
-    State.PENDING: "yellow",
-    State.MISSING: "red",
-    State.CHANGED: "bold red",
-    State.FAILED: "bold red",
-}
+
+def _state_style(state: str) -> str:
+    from personal_assistant.database.migrations import State
+
+    styles = {
+        State.APPLIED: "green",
+        State.PENDING: "yellow",
+        State.MISSING: "red",
+        State.CHANGED: "bold red",
+        State.FAILED: "bold red",
+    }
+    return styles[State(state)]
 
 
 @asynccontextmanager
@@ -70,6 +71,8 @@ async def _manager(
     settings: RunnerSettings | None = None,
     on_event: Any = None,
 ) -> AsyncIterator[MigrationManager]:
+    from personal_assistant.database.migrations import MigrationManager
+
     async with cli_engine(database_url, for_migrations=True) as engine:
         yield MigrationManager(
             engine, directory, schema=schema, settings=settings, on_event=on_event
@@ -109,15 +112,17 @@ def status(
         async with _manager(database_url, directory, schema) as manager:
             return await manager.status()
 
-    rows = _status_rows(asyncio.run(run()))
+    rows = _status_rows(run_async(run()))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich.table import Table
+
     table = Table(title="migrations")
     for column in ("version", "description", "state", "applied at", "by", "ms", "checksum"):
         table.add_column(column)
     for r in rows:
-        style = _STATE_STYLE[State(r["state"])]
+        style = _state_style(r["state"])
         table.add_row(
             str(r["version"]),
             r["description"],
@@ -131,6 +136,8 @@ def status(
 
 
 def _print_sql(title: str, sql: str) -> None:
+    from rich.syntax import Syntax
+
     console.rule(title)
     console.print(Syntax(sql.strip(), "sql", word_wrap=True))
 
@@ -141,6 +148,31 @@ def _report(results: Sequence[StepResult], verb: str) -> None:
         return
     for r in results:
         console.print(f"[green]{verb}[/] {r.file_name} in {r.execution_ms} ms")
+
+
+class _UpgradeProgress:
+    """``migrate up``'s progress bar, fed by the runner's events; made only when needed."""
+
+    def __init__(self, total: int) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.bar.add_task("migrating", total=total)
+
+    def show(self, event: Event) -> None:
+        if event.kind == "start":
+            self.bar.update(self.task, description=f"applying {event.file_name}")
+        elif event.kind == "retry":
+            self.bar.console.print(f"[yellow]retrying[/] {event.file_name}: {event.detail}")
+        else:
+            self.bar.advance(self.task)
 
 
 @app.command()
@@ -159,42 +191,33 @@ def up(
     wait_timeout: WaitTimeout = 300.0,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction."""
+    from personal_assistant.database.migrations import RunnerSettings
+
     settings = RunnerSettings(
         lock_timeout_ms=lock_timeout,
         statement_timeout_ms=statement_timeout,
         lock_retries=lock_retries,
         wait_timeout_s=wait_timeout,
     )
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-    task = progress.add_task("migrating", total=None)
+    progress: _UpgradeProgress | None = None
 
     def on_event(event: Event) -> None:
-        if event.kind == "start":
-            progress.update(task, description=f"applying {event.file_name}")
-        elif event.kind == "retry":
-            progress.console.print(f"[yellow]retrying[/] {event.file_name}: {event.detail}")
-        else:
-            progress.advance(task)
+        if progress is not None:
+            progress.show(event)
 
     async def run() -> list[StepResult]:
+        nonlocal progress
         async with _manager(database_url, directory, schema, settings, on_event) as manager:
             plan = await manager.plan_upgrade(to)
             if dry_run:
                 for f in plan:
                     _print_sql(f"{f.file_name} (up)", f.up.sql)
                 return []
-            progress.update(task, total=len(plan))
-            with progress:
+            progress = _UpgradeProgress(len(plan))
+            with progress.bar:
                 return await manager.upgrade(to, allow_dangerous=allow_dangerous)
 
-    results = asyncio.run(run())
+    results = run_async(run())
     if not dry_run:
         _report(results, "applied")
 
@@ -213,6 +236,8 @@ def down(
     """Roll back with the stored down SQL, newest first (default: the newest one)."""
     if to is not None and steps is not None:
         raise typer.BadParameter("give --to or --steps, not both")
+    from personal_assistant.database.migrations import RunnerSettings
+
     settings = RunnerSettings(lock_timeout_ms=lock_timeout, statement_timeout_ms=statement_timeout)
 
     async def run() -> list[StepResult]:
@@ -223,12 +248,14 @@ def down(
                 return []
             return await manager.downgrade(to, steps=steps)
 
-    results = asyncio.run(run())
+    results = run_async(run())
     if not dry_run:
         _report(results, "rolled back")
 
 
 def _print_verify(report: VerifyReport) -> None:
+    from rich.table import Table
+
     table = Table(title="rollback verification (scratch database)")
     for column in ("version", "file", "result", "details"):
         table.add_column(column)
@@ -249,7 +276,7 @@ def verify(
         async with _manager(database_url, directory, schema) as manager:
             return await manager.verify()
 
-    report = asyncio.run(run())
+    report = run_async(run())
     _print_verify(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -260,6 +287,8 @@ def new(
     name: Annotated[str, typer.Argument(help="what it does")], directory: Directory = None
 ) -> None:
     """Create the next numbered migration file from the template."""
+    from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY, create_file
+
     path = create_file(directory or DEFAULT_DIRECTORY, name)
     console.print(f"created {path}")
 
@@ -277,7 +306,7 @@ def baseline(
         async with _manager(database_url, directory, schema) as manager:
             return await manager.baseline(version)
 
-    marked = asyncio.run(run())
+    marked = run_async(run())
     console.print(f"marked as applied: {', '.join(map(str, marked)) or 'nothing'}")
 
 
@@ -291,5 +320,5 @@ def repair(
         async with _manager(database_url, directory, schema) as manager:
             return await manager.repair()
 
-    touched = asyncio.run(run())
+    touched = run_async(run())
     console.print(f"repaired: {', '.join(map(str, touched)) or 'nothing to repair'}")

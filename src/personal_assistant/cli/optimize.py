@@ -8,21 +8,16 @@ records a pg_stat_statements snapshot for the hour/day windows (schedule it).
 
 from __future__ import annotations
 
-import asyncio
 import json
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
-from personal_assistant.cli.common import cli_engine, console
-from personal_assistant.optimizer.database_optimizer import DatabaseOptimizer
-from personal_assistant.optimizer.errors import UnsafeRecommendationError
-from personal_assistant.optimizer.models import (
-    SAFE_KINDS,
-    Kind,
-    OptimizationReport,
-    Recommendation,
-)
+from personal_assistant.cli.common import cli_engine, console, run_async
+
+if TYPE_CHECKING:
+    from personal_assistant.optimizer.database_optimizer import DatabaseOptimizer
+    from personal_assistant.optimizer.models import Kind, OptimizationReport, Recommendation
 
 _STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -40,11 +35,14 @@ def optimize(
 ) -> None:
     """Report indexes, statements and maintenance to act on (read-only unless --apply)."""
     kinds = parse_kinds(apply or [])
-    asyncio.run(_run(json_output, kinds, yes, database_url, snapshot))
+    run_async(_run(json_output, kinds, yes, database_url, snapshot))
 
 
 def parse_kinds(values: list[str]) -> list[Kind]:
     """Validate ``--apply`` values before touching the database."""
+    from personal_assistant.optimizer.errors import UnsafeRecommendationError
+    from personal_assistant.optimizer.models import SAFE_KINDS, Kind
+
     kinds = []
     for value in values:
         try:
@@ -63,6 +61,8 @@ def parse_kinds(values: list[str]) -> list[Kind]:
 async def _run(
     json_output: bool, kinds: list[Kind], yes: bool, database_url: str | None, snapshot: bool
 ) -> None:
+    from personal_assistant.optimizer.database_optimizer import DatabaseOptimizer
+
     async with cli_engine(database_url) as engine:
         optimizer = DatabaseOptimizer(engine)
         if snapshot:
@@ -101,6 +101,8 @@ def print_report(report: OptimizationReport) -> None:
     if not report.recommendations:
         console.print("[green]No recommendations: nothing to act on.[/]")
         return
+    from rich.table import Table
+
     table = Table(show_lines=True, expand=True)
     for name in ("severity", "kind", "object", "reason", "sql"):
         table.add_column(name, overflow="fold")

@@ -8,21 +8,20 @@ which it then writes to ``pa_performance_baseline`` itself.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
-from rich.table import Table
 
-from personal_assistant.cli.common import cli_engine, console, err_console
-from personal_assistant.monitoring import aggregate
-from personal_assistant.monitoring.alerts import Baseline
-from personal_assistant.monitoring.baseline import MIN_CALLS, load_baseline, store_baseline
-from personal_assistant.monitoring.redis_publish import SnapshotStore
-from personal_assistant.monitoring.settings import get_monitoring_settings
+from personal_assistant.cli.common import cli_engine, console, err_console, run_async
+
+if TYPE_CHECKING:
+    from personal_assistant.monitoring.alerts import Baseline
+
+#: ``--min-calls``' default; the same as ``monitoring.baseline.MIN_CALLS`` (a test
+#: pins it), written out so that ``--help`` does not import SQLAlchemy to show it.
+MIN_CALLS = 20
 
 app = typer.Typer(help="Query performance baseline.", no_args_is_help=True)
 
@@ -38,6 +37,8 @@ MinCalls = Annotated[int, typer.Option("--min-calls", min=1, help="calls a state
 
 
 def _render(baseline: dict[str, Baseline]) -> None:
+    from rich.table import Table
+
     table = Table("fingerprint", "statement", "calls", "p50 ms", "p95 ms", "recorded at")
     for b in baseline.values():
         table.add_row(
@@ -52,6 +53,8 @@ def _render(baseline: dict[str, Baseline]) -> None:
 
 
 def _through_service(service_url: str) -> None:
+    import httpx
+
     token = os.environ.get("HEALTH_TOKEN")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = service_url.rstrip("/") + "/health/database/performance/baseline"
@@ -68,6 +71,11 @@ def _through_service(service_url: str) -> None:
 
 
 async def _through_redis(database_url: str | None, min_calls: int) -> dict[str, Baseline]:
+    from personal_assistant.monitoring import aggregate
+    from personal_assistant.monitoring.baseline import store_baseline
+    from personal_assistant.monitoring.redis_publish import SnapshotStore
+    from personal_assistant.monitoring.settings import get_monitoring_settings
+
     settings = get_monitoring_settings()
     assert settings.redis_url is not None
     store = SnapshotStore(
@@ -96,6 +104,8 @@ def baseline(
     min_calls: MinCalls = MIN_CALLS,
 ) -> None:
     """Record every statement's current p50/p95 as its baseline."""
+    from personal_assistant.monitoring.settings import get_monitoring_settings
+
     if service_url:
         _through_service(service_url)
         return
@@ -105,7 +115,7 @@ def baseline(
         )
         raise typer.Exit(1)
     # Redis being down raises RedisUnavailableError: main() prints it, exit code 1.
-    _render(asyncio.run(_through_redis(database_url, min_calls)))
+    _render(run_async(_through_redis(database_url, min_calls)))
 
 
 @app.command()
@@ -115,11 +125,13 @@ def show(
 ) -> None:
     """Print the stored baseline."""
 
+    from personal_assistant.monitoring.baseline import load_baseline
+
     async def load() -> dict[str, Baseline]:
         async with cli_engine(database_url) as engine:
             return await load_baseline(engine)
 
-    stored = asyncio.run(load())
+    stored = run_async(load())
     if as_json:
         console.print_json(json.dumps([b.as_dict() for b in stored.values()]))
     elif not stored:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import text
 
-from personal_assistant.cli.common import cli_engine, console
-from personal_assistant.database.errors import DatabaseError
-from personal_assistant.database.seed import SeedResult
-from personal_assistant.database.seed import seed as seed_users
+from personal_assistant.cli.common import cli_engine, console, run_async
+
+if TYPE_CHECKING:
+    from personal_assistant.database.seed import SeedResult
 
 
 async def _run(users: int, database_url: str | None, batch_size: int) -> SeedResult:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy import text
+
+    from personal_assistant.database.errors import DatabaseError
+    from personal_assistant.database.seed import seed as seed_users
+
     progress = Progress(
         TextColumn("seeding users"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console,
@@ -41,7 +45,7 @@ def seed(
     batch_size: int = typer.Option(100_000, "--batch-size", min=1, help="users per transaction"),
 ) -> None:
     """Add synthetic users, roles and permissions to the RBAC schema."""
-    result = asyncio.run(_run(users, database_url, batch_size))
+    result = run_async(_run(users, database_url, batch_size))
     console.print(
         f"added {result.users:,} users and {result.user_roles:,} role grants "
         f"in {result.seconds:.1f} s"
