@@ -213,6 +213,11 @@ def up(
                 for f in plan:
                     _print_sql(f"{f.file_name} (up)", f.up.sql)
                 return []
+            if not plan:
+                # The plan passed the checks `upgrade` makes (checksums, missing files,
+                # failed runs, order): with nothing pending, skip the lock, the tracking
+                # table's DDL and the validator. This is what most deploys run.
+                return []
             progress = _UpgradeProgress(len(plan))
             with progress.bar:
                 return await manager.upgrade(to, allow_dangerous=allow_dangerous)
