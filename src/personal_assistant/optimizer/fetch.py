@@ -26,12 +26,11 @@ from personal_assistant.optimizer.models import (
     ForeignKey,
     IndexStat,
     SequenceStat,
+    TYPE_MAX,
     StatementStat,
     TableStat,
 )
 from personal_assistant.optimizer.settings import OptimizerSettings
-
-_TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 
 @asynccontextmanager
@@ -147,7 +146,7 @@ def _sequence(r: Mapping[str, Any]) -> SequenceStat:
         max_value=r["max_value"],
         increment=r["increment"],
         data_type=r["data_type"],
-        column_max=_TYPE_MAX.get(owner_type) if owner_type else None,
+        column_max=TYPE_MAX.get(owner_type) if owner_type else None,
         owner_schema=r["owner_schema"],
         owner_table=r["owner_table"],
         owner_column=r["owner_column"],

@@ -146,6 +146,11 @@ class ForeignKey:
     table_rows: int = 0
 
 
+#: The largest value each integer type can hold: a sequence's own limit when it was
+#: created ``AS`` that type, and the limit of the column a sequence feeds.
+TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+
+
 @dataclass(frozen=True)
 class SequenceStat:
     """A sequence, with the largest value the column it feeds can hold."""

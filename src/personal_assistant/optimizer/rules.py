@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from personal_assistant.optimizer.identifiers import qualified, quote
 from personal_assistant.optimizer.index_rules import index_recommendations, missing_fk_indexes
 from personal_assistant.optimizer.models import (
+    TYPE_MAX,
     BloatStat,
     CatalogFacts,
     Kind,
@@ -27,7 +28,6 @@ from personal_assistant.optimizer.settings import OptimizerSettings
 from personal_assistant.optimizer.suggest import index_suggestions
 
 _SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
-_TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
 
 
 def all_recommendations(
@@ -196,7 +196,7 @@ def _widen_sequence_sql(seq: SequenceStat) -> str | None:
             f"ALTER TABLE {qualified(seq.owner_schema or seq.schema, seq.owner_table)} "
             f"ALTER COLUMN {quote(seq.owner_column)} TYPE bigint;"
         )
-    if seq.data_type in ("smallint", "integer") and seq.max_value == _TYPE_MAX[seq.data_type]:
+    if seq.data_type in ("smallint", "integer") and seq.max_value == TYPE_MAX[seq.data_type]:
         parts.append(f"ALTER SEQUENCE {qualified(seq.schema, seq.name)} AS bigint;")
     return " ".join(parts) or None
 
