@@ -14,19 +14,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.urls import mask_url, normalize_database_url
 from personal_assistant.optimizer import queries, snapshots
 from personal_assistant.optimizer.models import (
+    TYPE_MAX,
     BloatStat,
     CatalogFacts,
     ForeignKey,
     IndexStat,
     SequenceStat,
-    TYPE_MAX,
     StatementStat,
     TableStat,
 )
@@ -196,11 +196,11 @@ async def _with_replica_scans(facts: CatalogFacts, settings: OptimizerSettings) 
     for secret in settings.replica_urls:
         url = secret.get_secret_value()
         try:
-            scans = await replica_index_scans(url, settings.statement_timeout_ms)
-        except (DBAPIError, OSError, TimeoutError) as exc:
-            failed.append(
-                f"replica {mask_url(normalize_database_url(url))}: {exc.__class__.__name__}"
-            )
+            with wrap_db_errors("scanning index usage on a replica"):
+                scans = await replica_index_scans(url, settings.statement_timeout_ms)
+        except DatabaseError as exc:
+            name = type(exc.original or exc).__name__
+            failed.append(f"replica {mask_url(normalize_database_url(url))}: {name}")
             continue
         for key, count in scans.items():
             totals[key] += count
