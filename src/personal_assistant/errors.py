@@ -7,8 +7,8 @@ The whole tree (each area documents its own branch in its ``errors`` module)::
     ├── DatabaseError                   personal_assistant.database.errors
     │   ├── EngineNotInitializedError
     │   ├── DatabaseUnavailableError
-    │   │   ├── ConnectionLostError
-    │   │   └── DatabaseTimeoutError
+    │   │   └── ConnectionLostError
+    │   │       └── DatabaseTimeoutError
     │   ├── QueryFailedError
     │   ├── PoolExhaustedError
     │   └── EmbeddedServerError

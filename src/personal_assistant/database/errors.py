@@ -5,8 +5,8 @@ The tree (under :class:`personal_assistant.errors.PersonalAssistantError`)::
     DatabaseError                  root: catch this to handle any database-layer failure
     ├── EngineNotInitializedError  a session was asked for before ``init_engine()``
     ├── DatabaseUnavailableError   the server could not be reached after all retries
-    │   ├── ConnectionLostError    the connection was refused or dropped during an operation
-    │   └── DatabaseTimeoutError   the server did not answer within the caller's time limit
+    │   └── ConnectionLostError    the connection was refused or dropped during an operation
+    │       └── DatabaseTimeoutError   it stopped answering within the caller's time limit
     ├── QueryFailedError           the server (or SQLAlchemy) rejected a statement
     ├── PoolExhaustedError         no connection became free within ``pool_timeout``
     └── EmbeddedServerError        the embedded PostgreSQL could not be started
@@ -89,12 +89,6 @@ class DatabaseUnavailableError(DatabaseError):
         self.reason = reason
         super().__init__(f"could not connect to {masked_url} after {attempts} attempt(s): {reason}")
 
-    def _during(self, operation: str, original: Exception, message: str) -> None:
-        # The subclasses' constructor: no URL is known (or shown) at these boundaries.
-        self.operation, self.original = operation, original
-        self.masked_url, self.attempts, self.reason = None, 1, type(original).__name__
-        DatabaseError.__init__(self, message)
-
 
 class ConnectionLostError(DatabaseUnavailableError):
     """Raised by :func:`wrap_db_errors` when the connection is refused or drops mid-operation."""
@@ -102,25 +96,27 @@ class ConnectionLostError(DatabaseUnavailableError):
     __module__ = _MODULE
 
     def __init__(self, operation: str, original: Exception) -> None:
-        self._during(
-            operation,
-            original,
-            f"{operation} failed: the connection to the database was refused or lost "
-            f"({type(original).__name__}); check that PostgreSQL is running and reachable",
+        # Not the parent's constructor: no URL is known (or shown) at these boundaries.
+        self.operation, self.original = operation, original
+        self.masked_url, self.attempts, self.reason = None, 1, type(original).__name__
+        DatabaseError.__init__(self, f"{operation} failed: {self._what_happened()}")
+
+    def _what_happened(self) -> str:
+        return (
+            f"the connection to the database was refused or lost ({self.reason}); "
+            "check that PostgreSQL is running and reachable"
         )
 
 
-class DatabaseTimeoutError(DatabaseUnavailableError):
+class DatabaseTimeoutError(ConnectionLostError):
     """Raised by :func:`wrap_db_errors` when no answer came within the caller's time limit."""
 
     __module__ = _MODULE
 
-    def __init__(self, operation: str, original: Exception) -> None:
-        self._during(
-            operation,
-            original,
-            f"{operation} failed: the database did not answer within the time limit; "
-            "check that PostgreSQL is up and not overloaded or waiting on locks",
+    def _what_happened(self) -> str:
+        return (
+            "the database did not answer within the time limit; "
+            "check that PostgreSQL is up and not overloaded or waiting on locks"
         )
 
 
