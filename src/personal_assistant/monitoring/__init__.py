@@ -4,6 +4,7 @@ The modules here are split by job: pure evaluation (``health``, ``alerts``,
 ``aggregate``, ``sketch_codec``, ``fingerprint``) takes data and returns frozen
 dataclasses or plain dicts; I/O lives in ``db_probe``, ``server_stats``, ``baseline``,
 ``redis_publish`` and ``webhook``; ``tracker`` times every statement (an engine hook);
-``runtime`` runs the background loops. The HTTP routes are in
+``runtime`` runs the background loops; ``errors`` holds the area's root error
+(``MonitoringError``) and converts Redis failures. The HTTP routes are in
 :mod:`personal_assistant.api.health`.
 """
