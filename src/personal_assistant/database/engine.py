@@ -65,6 +65,9 @@ def create_engine_from_config(
         pool_timeout=config.pool_timeout,
         pool_recycle=config.pool_recycle,
         pool_pre_ping=False,  # ours is one round trip instead of three (database/ping.py)
+        # InstrumentedAsyncPool's own arguments (create_engine passes them to the pool):
+        overflow_grace=config.pool_overflow_grace,
+        stats_collector=collector,
         echo=config.echo,
         hide_parameters=True,
     )
@@ -72,9 +75,6 @@ def create_engine_from_config(
     if config.pool_pre_ping:
         install_pre_ping(engine, idle_s=config.pool_pre_ping_idle)
     collector.attach(engine)
-    pool = engine.sync_engine.pool
-    if isinstance(pool, InstrumentedAsyncPool):
-        pool.pa_overflow_grace = config.pool_overflow_grace
     if config.pgbouncer and config.timeouts():
         _set_timeouts_per_transaction(engine, config.timeouts())
     return engine

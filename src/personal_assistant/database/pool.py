@@ -11,70 +11,108 @@ lives:
   and closes connections several times a second (each a new server process). Here the
   queue has room for overflow connections too, and a returned one is closed only when
   ``pool_size`` connections are already idle *and* no checkout has found the pool
-  empty for ``pool_overflow_grace`` seconds. With a grace of 0 it behaves exactly as
+  empty for ``overflow_grace`` seconds. With a grace of 0 it behaves exactly as
   SQLAlchemy's pool.
+
+Everything else goes through SQLAlchemy's public API: the overflow grace and the
+statistics collector are constructor arguments (``create_async_engine`` hands a pool
+class every argument its ``__init__`` names), connection creation is timed around the
+``creator``, and the collector counts the rest from pool events. The private pieces
+still used (``_do_get``, ``_do_return_conn``, ``_dec_overflow``, ``_pool``,
+``_queue_class``, ``_dispatch``) are pinned by ``tests/database/test_pool_internals.py``,
+so a SQLAlchemy upgrade that changes them fails there first.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
-from sqlalchemy.util import queue as sqla_queue
 
 from personal_assistant.database.errors import PoolExhaustedError
 
 if TYPE_CHECKING:
     from personal_assistant.database.pool_stats import PoolStatsCollector
 
+#: Constructor arguments a recreated pool must not receive again: the listeners they
+#: carry travel with ``_dispatch`` instead.
+_NOT_REPEATED = ("_dispatch", "events")
+
+
+def _timed(creator: Callable[[], Any], stats: PoolStatsCollector) -> Callable[[], Any]:
+    """``creator``, reporting how long each new connection took (retries included)."""
+
+    def timed_creator() -> Any:
+        started = time.perf_counter()
+        connection = creator()
+        stats.record_create(time.perf_counter() - started)
+        return connection
+
+    return timed_creator
+
 
 class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
-    """``AsyncAdaptedQueuePool`` with wait timing, named exhaustion and overflow grace."""
+    """``AsyncAdaptedQueuePool`` with wait timing, named exhaustion and overflow grace.
 
-    pa_stats: PoolStatsCollector | None = None
-    pa_overflow_grace: float = 0.0
+    ``creator`` takes no argument (as the one ``engine.py`` passes). Every argument is
+    positional-or-keyword on purpose: SQLAlchemy forwards only those to a pool class.
+    """
 
     def __init__(
         self,
-        creator: Any,
+        creator: Callable[[], Any],
         pool_size: int = 5,
         max_overflow: int = 10,
         timeout: float = 30.0,
         use_lifo: bool = False,
+        overflow_grace: float = 0.0,
+        stats_collector: PoolStatsCollector | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(
-            creator,
+            _timed(creator, stats_collector) if stats_collector is not None else creator,
             pool_size=pool_size,
             max_overflow=max_overflow,
             timeout=timeout,
             use_lifo=use_lifo,
             **kw,
         )
+        self._pa_arguments: dict[str, Any] = {
+            "creator": creator,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "timeout": timeout,
+            "use_lifo": use_lifo,
+            "overflow_grace": overflow_grace,
+            "stats_collector": stats_collector,
+            **{key: value for key, value in kw.items() if key not in _NOT_REPEATED},
+        }
         self._pa_size = pool_size
-        self._pa_use_lifo = use_lifo
+        self._pa_capacity = pool_size + max_overflow
+        self._pa_grace = overflow_grace
+        self._pa_stats = stats_collector
         self._pa_demand_at = 0.0
         if pool_size > 0 and max_overflow > 0:
             # Room for idle overflow connections; _do_return_conn decides whom to keep.
-            self._pool = self._queue_class(pool_size + max_overflow, use_lifo=use_lifo)
+            self._pool = self._queue_class(self._pa_capacity, use_lifo=use_lifo)
 
     # The queue is larger than pool_size now: these read the configured size instead.
     def size(self) -> int:
         return self._pa_size
 
     def checkedout(self) -> int:
-        return self._pa_size - self._pool.qsize() + self._overflow
+        return self._pa_size - self.checkedin() + self.overflow()
 
     def _do_get(self) -> ConnectionPoolEntry:
-        empty = self._pool.qsize() == 0
-        if empty:
+        if self.checkedin() == 0:
             self._pa_demand_at = time.monotonic()
-        stats = self.pa_stats
+        stats = self._pa_stats
         if stats is None:
             return super()._do_get()
-        must_wait = empty and self._overflow >= self._max_overflow
+        must_wait = self.checkedout() >= self._pa_capacity
         started = time.perf_counter()
         if must_wait:
             stats.waiting(+1)
@@ -84,8 +122,8 @@ class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
             stats.record_wait(time.perf_counter() - started, waited=True)
             stats.record_timeout()
             raise PoolExhaustedError(
-                capacity=self.size() + self._max_overflow,
-                timeout_s=self._timeout,
+                capacity=self._pa_capacity,
+                timeout_s=self.timeout(),
                 checked_out=self.checkedout(),
             ) from exc
         finally:
@@ -94,43 +132,18 @@ class InstrumentedAsyncPool(AsyncAdaptedQueuePool):
         stats.record_wait(time.perf_counter() - started, waited=must_wait)
         return entry
 
-    def _create_connection(self) -> ConnectionPoolEntry:
-        started = time.perf_counter()
-        entry = super()._create_connection()
-        if self.pa_stats is not None:
-            self.pa_stats.record_create(time.perf_counter() - started)
-        return entry
-
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
-        recently_needed = time.monotonic() - self._pa_demand_at < self.pa_overflow_grace
-        if self._pool.qsize() < self._pa_size or recently_needed:
-            try:
-                self._pool.put(record, False)
-                return
-            except sqla_queue.Full:
-                pass
+        recently_needed = time.monotonic() - self._pa_demand_at < self._pa_grace
+        if self.checkedin() < self._pa_size or recently_needed:
+            super()._do_return_conn(record)  # the queue has room: it is kept
+            return
         try:
             record.close()
         finally:
             self._dec_overflow()
 
     def recreate(self) -> InstrumentedAsyncPool:
-        # As QueuePool.recreate, but with the configured size, not the queue's.
+        # QueuePool.recreate would size the new pool from the (larger) queue and drop
+        # our own arguments: rebuild from what this pool was given instead.
         self.logger.info("Pool recreating")
-        new = self.__class__(
-            self._creator,
-            pool_size=self._pa_size,
-            max_overflow=self._max_overflow,
-            pre_ping=self._pre_ping,
-            use_lifo=self._pa_use_lifo,
-            timeout=self._timeout,
-            recycle=self._recycle,
-            echo=self.echo,
-            logging_name=self._orig_logging_name,
-            reset_on_return=self._reset_on_return,
-            _dispatch=self.dispatch,
-            dialect=self._dialect,
-        )
-        new.pa_stats = self.pa_stats
-        new.pa_overflow_grace = self.pa_overflow_grace
-        return new
+        return self.__class__(**self._pa_arguments, _dispatch=self.dispatch)

@@ -186,9 +186,6 @@ class PoolStatsCollector:
         event.listen(target, "checkin", self._on_checkin)
         event.listen(target, "invalidate", self._on_invalidate)
         event.listen(target, "close", self._on_close)
-        pool = target.pool
-        if hasattr(pool, "pa_stats"):  # our InstrumentedAsyncPool (database/pool.py)
-            pool.pa_stats = self
 
     # -- event handlers (called by SQLAlchemy) -------------------------------------
     def _on_connect(self, dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
@@ -218,7 +215,7 @@ class PoolStatsCollector:
     def _on_close(self, dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
         self._counts[CLOSED] += 1
 
-    # -- measurements from InstrumentedAsyncPool ------------------------------------
+    # -- measurements from InstrumentedAsyncPool (given this collector at construction) --
     def record_wait(self, wait_s: float, waited: bool) -> None:
         self._wait.add(wait_s * 1000.0)
         if waited:
