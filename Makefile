@@ -3,7 +3,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two installs, two stamps: `run` needs the package alone; test, lint, bench and soak
+# need the dev extras too. The dev install also stamps the runtime one (it includes
+# it), so `make test` then `make run` installs nothing more.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -12,35 +16,41 @@ PORT ?= 8000
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(RUN_STAMP) $(DEV_STAMP)
 
-install: $(STAMP)
+## The development install (the package and its dev extras).
+install: $(DEV_STAMP)
 
 ## Serve the app on $(HOST):$(PORT); embedded PostgreSQL under ./.pa-data/ when DATABASE_URL is unset.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/pa-db serve --host $(HOST) --port $(PORT)
 
 ## Lint, type-check, then the whole test suite against real PostgreSQL/Redis/PgBouncer.
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(MAKE) lint
 	$(BIN)/pytest -p no:cacheprovider
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench.run_all
 
-soak: $(STAMP)
+soak: $(DEV_STAMP)
 	$(BIN)/pytest -m soak -p no:cacheprovider
 
 clean:
