@@ -28,7 +28,9 @@ def test_defaults_match_the_documented_sizing() -> None:
     config = load_database_config()
     assert (config.pool_size, config.max_overflow, config.pool_timeout) == (20, 30, 30.0)
     assert (config.pool_recycle, config.pool_pre_ping, config.connect_retries) == (1800, True, 3)
-    assert config.statement_timeout is None and config.echo is False and config.url is None
+    assert config.statement_timeout == 30_000 and config.lock_timeout == 5_000
+    assert config.effective_command_timeout == 35.0
+    assert config.echo is False and config.url is None
 
 
 @pytest.mark.parametrize(

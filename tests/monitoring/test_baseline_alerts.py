@@ -48,7 +48,8 @@ async def test_baseline_is_stored_and_a_regression_alerts_until_it_recovers(
     # A wide gap between fast (1 ms) and slow (80 ms), and a 20 ms floor, so that a
     # busy CI machine stretching the fast statements cannot fake or hide an alert.
     settings = {"perf_alert_min_samples": 10, "perf_alert_floor_ms": 20.0}
-    async with monitored_app(**settings) as (app, client):
+    async with monitored_app(token="alert-token", **settings) as (app, client):
+        client.headers["Authorization"] = "Bearer alert-token"
         runtime = app.state.monitoring
         runtime.notifier = WebhookNotifier(
             "http://alerts.test/hook", transport=httpx.MockTransport(hook)

@@ -3,8 +3,10 @@
 Nothing touches the database at import time. The lifespan reads the settings, starts
 the embedded PostgreSQL when ``DATABASE_URL`` is unset, opens the engine (with
 connection retries and the query tracker attached), optionally applies migrations
-and demo data, and disposes all of it on shutdown. Routes, dependencies and error
-handlers live in :mod:`personal_assistant.api`.
+and demo data, and disposes all of it on shutdown. When the database cannot be
+reached at start-up the app serves anyway (readiness 503 with the reason) and keeps
+trying in the background: see :mod:`personal_assistant.service.startup`. Routes,
+dependencies and error handlers live in :mod:`personal_assistant.api`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from personal_assistant.database.settings_loader import load_settings
 from personal_assistant.monitoring.settings import MonitoringSettings, get_monitoring_settings
 from personal_assistant.monitoring.tracker import QueryTracker
 from personal_assistant.service.settings import ServiceSettings
-from personal_assistant.service.startup import run_startup_tasks
+from personal_assistant.service.startup import StartupState, start_service
 
 #: The name this module used for :class:`ServiceSettings` before the settings moved.
 AppSettings = ServiceSettings
@@ -50,12 +52,15 @@ def create_app(
         with database_server(config or load_database_config(), Path(service.data_dir)) as cfg:
             tracker = QueryTracker.from_settings(monitoring, slow_query_ms=cfg.slow_query_ms)
             app.state.tracker = tracker
+            startup: StartupState | None = None
             try:
-                engine = await db.init_engine(cfg, hooks=(tracker.attach,))
-                await run_startup_tasks(service, cfg, engine)
+                engine = await db.init_engine(cfg, verify=False, hooks=(tracker.attach,))
                 app.state.db_config = cfg
+                app.state.startup = startup = await start_service(service, cfg, engine)
                 yield
             finally:
+                if startup is not None:
+                    await startup.stop()
                 await db.dispose_engine()
 
     app = FastAPI(title="Personal Assistant", version="0.1.0", lifespan=lifespan)

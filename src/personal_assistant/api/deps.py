@@ -12,21 +12,30 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from personal_assistant.api.security import HealthTokenDep, SecuritySettingsDep
+from personal_assistant.api.security import (
+    HealthTokenDep,
+    ReadAccessDep,
+    SecuritySettingsDep,
+    WriteTokenDep,
+)
 from personal_assistant.database import session as db
 from personal_assistant.monitoring.readiness import PendingCheck, manager_pending
 from personal_assistant.monitoring.runtime import MonitoringRuntime
 from personal_assistant.optimizer.settings import OptimizerSettings, get_optimizer_settings
+from personal_assistant.service.startup import StartupState
 
 __all__ = [
     "EngineDep",
     "HealthTokenDep",
     "OptimizerSettingsDep",
     "PendingDep",
+    "ReadAccessDep",
     "ReadSessionDep",
     "RuntimeDep",
     "SecuritySettingsDep",
     "SessionDep",
+    "StartupDep",
+    "WriteTokenDep",
 ]
 
 
@@ -34,6 +43,12 @@ async def get_runtime(request: Request) -> MonitoringRuntime:
     """The app's monitoring runtime (created by the health router's lifespan)."""
     runtime: MonitoringRuntime = request.app.state.monitoring
     return runtime
+
+
+async def get_startup(request: Request) -> StartupState | None:
+    """How far start-up has come (``None``: an app built without the service lifespan)."""
+    state: StartupState | None = getattr(request.app.state, "startup", None)
+    return state
 
 
 async def get_pending_check() -> PendingCheck:
@@ -52,6 +67,7 @@ async def optimizer_settings() -> OptimizerSettings:
 
 RuntimeDep = Annotated[MonitoringRuntime, Depends(get_runtime)]
 PendingDep = Annotated[PendingCheck, Depends(get_pending_check)]
+StartupDep = Annotated[StartupState | None, Depends(get_startup)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 OptimizerSettingsDep = Annotated[OptimizerSettings, Depends(optimizer_settings)]
 #: A read-write session per request; the endpoint commits (``await session.commit()``).

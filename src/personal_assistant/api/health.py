@@ -14,6 +14,7 @@ statement parameter: statements appear only in their normalized form.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -23,8 +24,17 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from personal_assistant.api.deps import HealthTokenDep, PendingDep, RuntimeDep
+from personal_assistant.api.deps import (
+    HealthTokenDep,
+    PendingDep,
+    ReadAccessDep,
+    RuntimeDep,
+    StartupDep,
+    WriteTokenDep,
+)
 from personal_assistant.api.responses import NO_STORE, HealthResponse, health_json
+from personal_assistant.api.security import warn_when_open
+from personal_assistant.api.settings import get_security_settings
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.migrations.errors import MigrationError
@@ -57,6 +67,7 @@ from personal_assistant.monitoring.settings import MonitoringSettings, get_monit
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
     """Runs inside the app's lifespan, after the engine is up (FastAPI nests it)."""
+    warn_when_open(get_security_settings())  # an empty HEALTH_TOKEN stops start-up here
     settings = getattr(app.state, "monitoring_settings", None) or get_monitoring_settings()
     runtime = MonitoringRuntime.from_settings(settings, tracker=getattr(app.state, "tracker", None))
     app.state.monitoring = runtime
@@ -117,12 +128,17 @@ async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCh
 
 
 @router.get("/health/ready", summary="Readiness: database reachable, no pending migrations")
-async def readiness(runtime: RuntimeDep, pending_check: PendingDep) -> JSONResponse:
+async def readiness(
+    runtime: RuntimeDep, pending_check: PendingDep, startup: StartupDep
+) -> JSONResponse:
     with _timed(runtime, "ready"):
         try:
             config = db.get_config()
         except DatabaseError:
             return health_json(HealthReport((_engine_down("postgresql"),), "readiness"))
+        if startup is not None and not startup.ready:
+            check = Check("service", "startup", Status.FAIL, "component", output=startup.reason)
+            return health_json(HealthReport((check,), "readiness"))
         probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
         reach = Check("postgresql", "reachable", Status.PASS, "datastore", True)
         if isinstance(probe, ProbeFailure):
@@ -144,7 +160,8 @@ def _database_limits(settings: MonitoringSettings) -> DatabaseThresholds:
 
 
 @router.get("/health/database", summary="A real round trip, bounded by HEALTH_DB_TIMEOUT")
-async def database_health(runtime: RuntimeDep) -> JSONResponse:
+async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -> JSONResponse:
+    """Open to all: status and round-trip time; with read access, the server's details too."""
     with _timed(runtime, "database"):
         try:
             config = db.get_config()
@@ -153,20 +170,30 @@ async def database_health(runtime: RuntimeDep) -> JSONResponse:
         probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
         details: dict[str, Any] = {"timeout_s": runtime.settings.health_db_timeout}
         if not isinstance(probe, ProbeFailure):
-            details["database"] = {
-                "name": probe.database,
-                "server_version": probe.server_version,
-                "response_time_ms": round(probe.response_ms, 1),
-                "connections": probe.connections,
-                "max_connections": probe.max_connections,
-            }
+            details["database"] = {"response_time_ms": round(probe.response_ms, 1)}
+            if details_allowed:
+                details["database"].update(
+                    name=probe.database,
+                    server_version=probe.server_version,
+                    connections=probe.connections,
+                    max_connections=probe.max_connections,
+                )
         checks = database_checks(probe, _database_limits(runtime.settings))
         router = db.get_replica_router()
         if router is not None:
             states = router.states()
             details["replicas"] = scaling.public_replica_states(states)
             checks = (*checks, *scaling.replica_checks(states, router.max_lag_ms))
+        if not details_allowed:
+            checks = tuple(_status_only(check) for check in checks)
         return health_json(HealthReport(checks, "database", details))
+
+
+def _status_only(check: Check) -> Check:
+    """A check without figures beyond its status, except round-trip times (open endpoints)."""
+    if check.measurement == "responseTime":
+        return check
+    return dataclasses.replace(check, observed_value=None, observed_unit=None, output=None)
 
 
 # -- the pool ------------------------------------------------------------------------------
@@ -264,7 +291,7 @@ async def performance_health(runtime: RuntimeDep) -> JSONResponse:
 
 @router.post(
     "/health/database/performance/baseline",
-    dependencies=[HealthTokenDep],
+    dependencies=[WriteTokenDep],
     summary="Record the current per-statement p50/p95 as the baseline",
     response_class=JSONResponse,
 )

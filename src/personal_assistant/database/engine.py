@@ -43,6 +43,7 @@ def create_engine_from_config(
         server_settings=config.server_settings(),
         statement_cache_size=0 if config.pgbouncer else 100,
         masked_url=mask_url(url),
+        command_timeout=config.effective_command_timeout,
     )
 
     def creator() -> Any:
@@ -75,8 +76,8 @@ def create_engine_from_config(
     if config.pool_pre_ping:
         install_pre_ping(engine, idle_s=config.pool_pre_ping_idle)
     collector.attach(engine)
-    if config.pgbouncer and config.timeouts():
-        _set_timeouts_per_transaction(engine, config.timeouts())
+    if config.pgbouncer and config.timeouts(explicit_only=True):
+        _set_timeouts_per_transaction(engine, config.timeouts(explicit_only=True))
     return engine
 
 

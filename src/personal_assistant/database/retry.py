@@ -77,6 +77,7 @@ def make_async_creator(
     server_settings: dict[str, str],
     statement_cache_size: int,
     masked_url: str,
+    command_timeout: float | None = None,
 ) -> Callable[[], Awaitable[Any]]:
     """Return a coroutine function opening one asyncpg connection, with retries."""
     dsn = asyncpg_dsn(url)
@@ -111,6 +112,7 @@ def make_async_creator(
                         timeout=connect_timeout,
                         server_settings=server_settings,
                         statement_cache_size=statement_cache_size,
+                        command_timeout=command_timeout,
                     )
         except RetryError as exc:
             last = exc.last_attempt.exception()

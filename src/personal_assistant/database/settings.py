@@ -56,8 +56,13 @@ class DatabaseConfig(BaseSettings):
     connect_retry_initial_delay: Annotated[float, Ge(0), Le(60)] = 0.5
     connect_retry_max_delay: Annotated[float, Ge(0), Le(300)] = 10.0
     connect_timeout: Annotated[float, Gt(0), Le(300)] = 10.0
-    statement_timeout: int | None = Field(default=None, ge=0, le=86_400_000)
-    lock_timeout: int | None = Field(default=None, ge=0, le=86_400_000)
+    #: Request connections' bounds (ms): a lock pile-up ends in errors (503), not in
+    #: hung workers. Per session: ``SET LOCAL statement_timeout = ...`` in a transaction.
+    statement_timeout: int | None = Field(default=30_000, ge=0, le=86_400_000)
+    lock_timeout: int | None = Field(default=5_000, ge=0, le=86_400_000)
+    #: The client's last bound on one statement (s): asyncpg's ``command_timeout``,
+    #: for a server that stops answering mid-statement. Unset: statement_timeout + 5 s.
+    command_timeout: float | None = Field(default=None, gt=0, le=86_400)
     echo: bool = False
     pgbouncer: bool = False
     migration_url: SecretStr | None = Field(
@@ -107,13 +112,30 @@ class DatabaseConfig(BaseSettings):
         """The settings migrations connect with: the one place that picks their URL.
 
         ``DATABASE_MIGRATION_URL`` when set (a direct server behind PgBouncer, so
-        ``pgbouncer`` mode is off), else ``DATABASE_URL``.
+        ``pgbouncer`` mode is off), else ``DATABASE_URL``. No request timeouts: the
+        migration runner sets its own per step.
         """
+        config = self.for_maintenance()
         if self.migration_url is None:
-            return self
-        return self.model_copy(
+            return config
+        return config.model_copy(
             update={"url": self.migration_url, "migration_url": None, "pgbouncer": False}
         )
+
+    def for_maintenance(self) -> DatabaseConfig:
+        """These settings without the request timeouts, for long operator work (CLI)."""
+        return self.model_copy(
+            update={"statement_timeout": None, "lock_timeout": None, "command_timeout": None}
+        )
+
+    @property
+    def effective_command_timeout(self) -> float | None:
+        """``command_timeout`` as set, else ``statement_timeout`` plus 5 s (``None``: none)."""
+        if self.command_timeout is not None:
+            return self.command_timeout
+        if self.statement_timeout:
+            return self.statement_timeout / 1000 + 5.0
+        return None
 
     @property
     def sqlalchemy_url(self) -> URL:
@@ -145,13 +167,13 @@ class DatabaseConfig(BaseSettings):
             raise ConfigurationError(f"the database URL {exc}") from None
         return self.model_copy(update={"url": SecretStr(url)})
 
-    def timeouts(self) -> dict[str, str]:
+    def timeouts(self, *, explicit_only: bool = False) -> dict[str, str]:
         """``statement_timeout``/``lock_timeout`` as server settings (only those set)."""
         settings = {}
-        if self.statement_timeout is not None:
-            settings["statement_timeout"] = str(self.statement_timeout)
-        if self.lock_timeout is not None:
-            settings["lock_timeout"] = str(self.lock_timeout)
+        for name in ("statement_timeout", "lock_timeout"):
+            value = getattr(self, name)
+            if value is not None and (not explicit_only or name in self.model_fields_set):
+                settings[name] = str(value)
         return settings
 
     def server_settings(self) -> dict[str, str]:
@@ -159,8 +181,10 @@ class DatabaseConfig(BaseSettings):
 
         Behind PgBouncer only ``application_name`` goes there: PgBouncer rejects other
         startup parameters, and a session-level setting would leak to other clients
-        sharing the server connection. Timeouts are then set per transaction instead
-        (see :func:`create_engine_from_config`).
+        sharing the server connection. Timeouts set explicitly are then set per
+        transaction instead (see :func:`create_engine_from_config`); the defaults are
+        not, to spare every transaction a round trip: there ``command_timeout`` (and
+        PgBouncer's own ``query_timeout``) bound a statement.
         """
         settings = {"application_name": self.application_name}
         if not self.pgbouncer:
