@@ -91,9 +91,9 @@ def test_file_without_up_section_is_rejected() -> None:
         parse("CREATE TABLE t (id int);\n")
 
 
-def test_empty_up_section_is_rejected_with_its_line() -> None:
-    with pytest.raises(MigrationFileError, match=r"0001_t.sql:1: the up section has no"):
-        parse("-- migrate:up\n-- nothing\n-- migrate:down\nDROP TABLE t;\n")
+def test_an_up_section_with_only_comments_is_an_empty_no_op() -> None:
+    m = parse("-- migrate:up\n-- nothing\n-- migrate:down\nDROP TABLE t;\n")
+    assert m.up.statements == () and m.down is not None and len(m.down.statements) == 1
 
 
 def test_sql_that_does_not_parse_is_rejected_with_file_and_line() -> None:

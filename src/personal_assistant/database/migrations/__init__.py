@@ -7,9 +7,12 @@ format, commands and safety model are described in ``docs/migrations.md``.
 from __future__ import annotations
 
 from personal_assistant.database.migrations.errors import (
+    AdoptionError,
     ChecksumMismatchError,
     DangerousMigrationError,
     DirtyDatabaseError,
+    ForeignHistoryError,
+    ImportConflictError,
     IrreversibleMigrationError,
     LockTimeoutError,
     MigrationBlockedError,
@@ -30,11 +33,14 @@ from personal_assistant.database.migrations.verify import VerifyReport, VerifyRe
 
 __all__ = [
     "DEFAULT_DIRECTORY",
+    "AdoptionError",
     "AppliedMigration",
     "ChecksumMismatchError",
     "DangerousMigrationError",
     "DirtyDatabaseError",
     "Event",
+    "ForeignHistoryError",
+    "ImportConflictError",
     "IrreversibleMigrationError",
     "LockTimeoutError",
     "MigrationBlockedError",

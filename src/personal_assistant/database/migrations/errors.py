@@ -20,6 +20,11 @@ PersonalAssistantError`` of the command line covers every migration failure too:
         ├── DirtyDatabaseError           a no-transaction migration failed half-way earlier
         ├── LockTimeoutError             another runner held the migration lock too long
         │                                (alias ``MigrationLockTimeout``)
+        ├── ForeignHistoryError          another tool's tracking table is in the way; run
+        │                                ``pa-db migrate adopt`` first
+        ├── AdoptionError                ``adopt`` cannot take over that history (dirty or
+        │                                failed state, a version without a file)
+        ├── ImportConflictError          ``import`` would overwrite a different file
         └── MigrationFailedError         a statement failed; carries path, line, statement
             └── MigrationBlockedError    it kept hitting ``lock_timeout``; names the blockers
 
@@ -159,6 +164,42 @@ class LockTimeoutError(MigrationError):
 
 #: The name the issue uses for the advisory-lock timeout.
 MigrationLockTimeout = LockTimeoutError
+
+
+class ForeignHistoryError(MigrationError):
+    """Raised when another migration tool's tracking table is found and not adopted yet."""
+
+    def __init__(self, table: str, tool: str | None, columns: Sequence[str]) -> None:
+        self.table = table
+        self.tool = tool
+        self.columns = tuple(columns)
+        shape = f"columns {', '.join(self.columns)}"
+        if tool is None:
+            message = (
+                f"{table} is not a pa-db tracking table ({shape}); if another migration "
+                "tool owns it, take its history over with 'pa-db migrate adopt --from TOOL', "
+                "or keep pa-db's table in another schema with --schema"
+            )
+        else:
+            message = (
+                f"{table} is {tool}'s tracking table ({shape}); pa-db will not mix its "
+                f"history with {tool}'s: run 'pa-db migrate adopt --from {tool}' to take "
+                "that history over first"
+            )
+        super().__init__(message)
+
+
+class AdoptionError(MigrationError):
+    """Raised when ``adopt`` cannot take over another tool's history; nothing was changed."""
+
+
+class ImportConflictError(MigrationError):
+    """Raised when ``import`` would write over a different file; nothing was written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}; nothing was written")
 
 
 class MigrationFailedError(MigrationError):

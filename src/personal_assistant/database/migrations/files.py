@@ -8,11 +8,16 @@ A file ``NNNN_description.sql`` holds both directions::
     DROP TABLE t;
 
 ``-- migrate:no-transaction`` anywhere in the file runs both sections outside a
-transaction (for ``CREATE INDEX CONCURRENTLY``). Markers, comments and statements are
-found with PostgreSQL's own scanner and parser (pglast, through :mod:`.sql_parse`),
-never with regular expressions, so a marker inside a string or a ``;`` inside a
-dollar-quoted function body cannot cut a statement in two. Everything wrong with a file
-is reported before anything runs, with the file name and line.
+transaction (for ``CREATE INDEX CONCURRENTLY``). A section that is present but holds
+no statement (only comments, or nothing) is a recorded no-op; a file without a
+``-- migrate:down`` marker cannot be rolled back. The version is the file name's
+digit prefix, up to :data:`MAX_VERSION_DIGITS` digits, ordered as a number.
+
+Markers, comments and statements are found with PostgreSQL's own scanner and parser
+(pglast, through :mod:`.sql_parse`), never with regular expressions, so a marker inside
+a string or a ``;`` inside a dollar-quoted function body cannot cut a statement in two.
+Everything wrong with a file is reported before anything runs, with the file name and
+line.
 
 A file is scanned once and each section parsed once; the resulting
 :class:`MigrationFile` carries the pglast nodes and ``-- pa:allow`` comments, so the
@@ -37,6 +42,9 @@ NO_TRANSACTION_MARKER = "migrate:no-transaction"
 _MARKERS = (UP_MARKER, DOWN_MARKER, NO_TRANSACTION_MARKER)
 SUFFIX = ".sql"
 VERSION_DIGITS = 4
+#: Versions are digit strings of at most this many digits (the tracking table's
+#: ``numeric(32, 0)`` holds them; 14-digit timestamps and 20-digit ids fit).
+MAX_VERSION_DIGITS = 32
 
 _TRANSACTION_CONTROL = (
     "transaction control (BEGIN/COMMIT/ROLLBACK) is not allowed: the runner wraps each "
@@ -93,7 +101,8 @@ class MigrationFile:
 
     @property
     def has_down(self) -> bool:
-        return self.down is not None and bool(self.down.statements)
+        """``True`` when the file has a down section, even an empty one (a no-op)."""
+        return self.down is not None
 
 
 def normalize(sql: str) -> str:
@@ -110,9 +119,18 @@ def checksum(sql: str) -> str:
 def parse_name(path: Path) -> tuple[int, str]:
     """``0007_add_orders.sql`` -> ``(7, "add orders")``; anything else is rejected."""
     number, sep, rest = path.stem.partition("_")
-    if path.suffix != SUFFIX or not sep or not rest or not number.isdigit():
+    if path.suffix != SUFFIX or not sep or not rest or not number.isdecimal():
         raise MigrationFileError(
             str(path), 1, "file name must look like NNNN_description.sql (e.g. 0001_users.sql)"
+        )
+    if not number.isascii():
+        raise MigrationFileError(str(path), 1, "the version must be ASCII digits 0-9")
+    if len(number) > MAX_VERSION_DIGITS:
+        raise MigrationFileError(
+            str(path),
+            1,
+            f"version {number} has {len(number)} digits; at most {MAX_VERSION_DIGITS} fit "
+            "the tracking table",
         )
     return int(number), rest.replace("_", " ")
 
@@ -177,8 +195,6 @@ def parse_migration(text: str, path: Path) -> MigrationFile:
     up_marker, down_marker, in_transaction = _file_markers(source)
     up_end = len(text) if down_marker is None else down_marker.start
     up = _file_section(source, up_marker.end, up_end, in_transaction)
-    if not up.statements:
-        raise MigrationFileError(source.path, up.first_line, "the up section has no statements")
     down = None
     if down_marker is not None:
         down = _file_section(source, down_marker.end, len(text), in_transaction)

@@ -42,6 +42,8 @@ class AppliedMigration:
     execution_ms: int | None = None
     error: str | None = None
     allowed_findings: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    #: Notices (``NOTICE: identifier ... will be truncated``) the server sent while it ran.
+    notices: tuple[str, ...] = field(default=(), compare=False)
 
 
 class State(enum.StrEnum):

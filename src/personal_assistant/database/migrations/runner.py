@@ -48,6 +48,7 @@ from personal_assistant.database.migrations.lock_retry import (
     Blocked,
     LockRetry,
 )
+from personal_assistant.database.migrations.notices import listen as listen_for_notices
 from personal_assistant.database.migrations.plan import AppliedMigration
 from personal_assistant.database.migrations.sql_parse import Statement
 from personal_assistant.database.migrations.tracking import Tracking
@@ -189,6 +190,8 @@ class Runner:
             self._on_event(Event(kind, version, name, detail))
 
     async def _set_timeouts(self, conn: AsyncConnection, *, local: bool) -> int:
+        # Every migration (and every retry) starts here: collect its notices afresh.
+        await listen_for_notices(conn)
         s = self.settings
         params = {
             "lock": f"{s.lock_timeout_ms}ms",
