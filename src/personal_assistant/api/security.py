@@ -72,10 +72,18 @@ def may_read_details(
     return token_matches(settings.health_token.get_secret_value(), given)
 
 
-async def read_access(
-    request: Request, settings: SecuritySettingsDep, credentials: CredentialsDep
-) -> bool:
-    """FastAPI dependency: ``True`` when the request may see details (never raises)."""
+async def read_access(request: Request, settings: SecuritySettingsDep) -> bool:
+    """FastAPI dependency: ``True`` when the request may see details (never raises).
+
+    The header is read by hand, not through ``HTTPBearer``: an endpoint that answers
+    without a token must not declare the bearer scheme as required in OpenAPI.
+    """
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
+        if scheme.lower() == "bearer" and token.strip()
+        else None
+    )
     return may_read_details(request, settings, credentials)
 
 
