@@ -49,6 +49,7 @@ BENCHES = (
     Bench("lint_vs_squawk", "6. Migration lint", ("bench/lint_vs_squawk.py",), False, False),
     Bench("optimizer", "7. Optimizer", ("bench/optimizer_bench.py",)),
     Bench("startup", "8. Start-up", ("-m", "bench.startup_bench")),
+    Bench("cli_startup", "9. CLI start-up", ("-m", "bench.cli_startup_bench")),
 )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bench import (
+    cli_startup_bench,
     health_load_bench,
     migrations_bench,
     pool_efficiency_bench,
@@ -93,6 +94,15 @@ def test_the_migrations_benchmark_runs_in_smoke_mode(pg_server: ServerInfo, tmp_
 def test_the_startup_benchmark_runs_in_smoke_mode(pg_server: ServerInfo, tmp_path: Path) -> None:
     data = run_smoke(startup_bench.main, "startup", pg_server, tmp_path)
     assert data["median_s"][startup_bench.PROJECT] > 0
+
+
+def test_the_cli_startup_benchmark_runs_in_smoke_mode(
+    pg_server: ServerInfo, tmp_path: Path
+) -> None:
+    data = run_smoke(cli_startup_bench.main, "cli_startup", pg_server, tmp_path)
+    assert set(data["median"]) == set(data["commands"])
+    assert all(m["wall_s"] > 0 for m in data["median"].values())
+    assert not any("://" in command for command in data["commands"].values())
 
 
 def test_results_files_never_record_the_database_url() -> None:
