@@ -111,7 +111,12 @@ def test_an_invalid_variable_is_named_in_the_start_up_error(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DATABASE_POOL_SIZE", "0"), ("HEALTH_DB_TIMEOUT", "-1"), ("PA_AUTO_MIGRATE", "perhaps")],
+    [
+        ("DATABASE_POOL_SIZE", "0"),
+        ("HEALTH_DB_TIMEOUT", "-1"),
+        ("PA_AUTO_MIGRATE", "perhaps"),
+        ("HEALTH_TOKEN", ""),  # a Kubernetes secret with a missing key
+    ],
 )
 def test_the_served_app_refuses_to_start_naming_the_variable(
     database_url: str, workdir: Any, variable: str, value: str

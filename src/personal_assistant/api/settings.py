@@ -13,7 +13,7 @@ from functools import lru_cache
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from personal_assistant.database.settings_loader import load_settings
+from personal_assistant.database.settings_loader import load_settings, raw_text
 
 
 class SecuritySettings(BaseSettings):
@@ -26,8 +26,10 @@ class SecuritySettings(BaseSettings):
     @field_validator("health_token", mode="before")
     @classmethod
     def _refuse_empty(cls, value: object) -> object:
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and not raw.strip():
+        if value is None:
+            return None
+        raw = raw_text(value)
+        if raw is None or not raw.strip():
             raise ValueError(
                 "is empty; set a token, or unset HEALTH_TOKEN to allow local clients only"
             )

@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL
 
 from personal_assistant.database.retry import RetryPolicy
-from personal_assistant.database.settings_loader import load_settings
+from personal_assistant.database.settings_loader import load_settings, raw_text
 from personal_assistant.database.urls import mask_url, normalize_database_url, split_url_list
 from personal_assistant.errors import ConfigurationError
 
@@ -81,9 +81,9 @@ class DatabaseConfig(BaseSettings):
     @classmethod
     def _check_urls(cls, value: object, info: ValidationInfo) -> object:
         """Refuse a malformed URL at start-up; the message never holds the password."""
-        if value is None or value == "":
+        raw = raw_text(value)
+        if raw is None:
             return None
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if info.field_name == "replica_urls":
             split_url_list(raw)  # raises ValueError naming the entry
         else:

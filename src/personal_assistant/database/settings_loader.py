@@ -28,6 +28,18 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 _SECRET_WORDS = ("url", "token", "password", "secret")
 
 
+def raw_text(value: object) -> str | None:
+    """A setting's raw text for a ``mode="before"`` validator; ``None`` when unset or empty.
+
+    Secrets arrive as ``SecretStr`` when passed in code and as ``str`` from the
+    environment; validators check the text either way and never echo it.
+    """
+    if value is None:
+        return None
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return raw if raw != "" else None
+
+
 def env_name(cls: type[BaseSettings], field_name: str) -> str:
     """The environment variable a field is read from, e.g. ``DATABASE_POOL_SIZE``."""
     prefix = str(cls.model_config.get("env_prefix", ""))

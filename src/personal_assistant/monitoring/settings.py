@@ -15,7 +15,7 @@ from annotated_types import Ge, Gt, Le
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from personal_assistant.database.settings_loader import load_settings
+from personal_assistant.database.settings_loader import load_settings, raw_text
 
 
 class MonitoringSettings(BaseSettings):
@@ -88,9 +88,9 @@ class MonitoringSettings(BaseSettings):
     @classmethod
     def _check_url_scheme(cls, value: object, info: ValidationInfo) -> object:
         """Refuse a URL of the wrong kind at start-up, not at the first publish or alert."""
-        if value is None or value == "":
+        raw = raw_text(value)
+        if raw is None:
             return None
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         allowed = _URL_SCHEMES[str(info.field_name)]
         scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
         if scheme not in allowed:
