@@ -44,13 +44,22 @@ def describe(exc: BaseException, timeout_s: float) -> str:
     return f"connection failed ({type(exc).__name__})"
 
 
-async def _round_trip(config: DatabaseConfig, sql: str, timeout_s: float) -> dict[str, Any]:
-    conn = await asyncpg.connect(
+async def connect(config: DatabaseConfig, timeout_s: float) -> asyncpg.Connection:
+    """A fresh connection of the monitoring's own, never a pooled one.
+
+    The caller bounds the whole use with ``asyncio.timeout`` and ends it with
+    ``terminate()``.
+    """
+    return await asyncpg.connect(
         asyncpg_dsn(config.sqlalchemy_url),
         timeout=timeout_s,
         statement_cache_size=0,
         server_settings={"application_name": f"{config.application_name[:50]}-health"},
     )
+
+
+async def _round_trip(config: DatabaseConfig, sql: str, timeout_s: float) -> dict[str, Any]:
+    conn = await connect(config, timeout_s)
     try:
         row = await conn.fetchrow(sql)
     finally:
