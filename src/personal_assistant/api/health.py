@@ -45,6 +45,7 @@ from personal_assistant.monitoring import (
     baseline,
     scaling,
     server_stats,
+    sessions,
 )
 from personal_assistant.monitoring.errors import failure_reason
 from personal_assistant.monitoring.health import (
@@ -159,16 +160,28 @@ def _database_limits(settings: MonitoringSettings) -> DatabaseThresholds:
     )
 
 
+def _session_limits(settings: MonitoringSettings) -> sessions.SessionThresholds:
+    return sessions.SessionThresholds(
+        blocked_warn_s=settings.health_blocked_warn_s,
+        blocked_fail_s=settings.health_blocked_fail_s,
+        long_running_s=settings.health_long_running_s,
+    )
+
+
 @router.get("/health/database", summary="A real round trip, bounded by HEALTH_DB_TIMEOUT")
 async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -> JSONResponse:
-    """Open to all: status and round-trip time; with read access, the server's details too."""
+    """Open to all: status, round-trip time and blocked-session counts; with read access,
+    the server's details and the blocked and blocking sessions too."""
     with _timed(runtime, "database"):
         try:
             config = db.get_config()
         except DatabaseError:
             return health_json(HealthReport((_engine_down("postgresql"),), "database"))
-        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
-        details: dict[str, Any] = {"timeout_s": runtime.settings.health_db_timeout}
+        timeout_s = runtime.settings.health_db_timeout
+        probe, waits = await asyncio.gather(
+            runtime.probe.get(config, timeout_s), runtime.sessions.get(config, timeout_s)
+        )
+        details: dict[str, Any] = {"timeout_s": timeout_s}
         if not isinstance(probe, ProbeFailure):
             details["database"] = {"response_time_ms": round(probe.response_ms, 1)}
             if details_allowed:
@@ -179,6 +192,12 @@ async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -
                     max_connections=probe.max_connections,
                 )
         checks = database_checks(probe, _database_limits(runtime.settings))
+        if not isinstance(probe, ProbeFailure):  # when down, responseTime says it all
+            limits = _session_limits(runtime.settings)
+            checks = (*checks, sessions.blocked_check(waits, limits))
+            details["sessions"] = (
+                sessions.details(waits, limits) if details_allowed else sessions.summary(waits)
+            )
         router = db.get_replica_router()
         if router is not None:
             states = router.states()
@@ -190,8 +209,9 @@ async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -
 
 
 def _status_only(check: Check) -> Check:
-    """A check without figures beyond its status, except round-trip times (open endpoints)."""
-    if check.measurement == "responseTime":
+    """A check without figures beyond its status (open endpoints), except round-trip times
+    and blocked-session counts, whose outputs hold counts and seconds only."""
+    if check.measurement in ("responseTime", "blockedSessions"):
         return check
     return dataclasses.replace(check, observed_value=None, observed_unit=None, output=None)
 
@@ -320,6 +340,16 @@ async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
 
 
 # -- Prometheus ----------------------------------------------------------------------------
+async def _sessions_reading(runtime: MonitoringRuntime) -> sessions.SessionsReading | None:
+    """The shared sessions read (``None`` before the engine is up or when it failed)."""
+    try:
+        config = db.get_config()
+    except DatabaseError:
+        return None
+    result = await runtime.sessions.get(config, runtime.settings.health_db_timeout)
+    return result if isinstance(result, sessions.SessionsReading) else None
+
+
 @router.get(
     "/metrics",
     dependencies=[HealthTokenDep],
@@ -338,5 +368,6 @@ async def metrics(runtime: RuntimeDep) -> Response:
             alerts=[a.alert.as_dict() for a in runtime.book.active],
             health_durations=runtime.health_durations,
             workers=len(gathered.snapshots),
+            sessions=await _sessions_reading(runtime),
         )
         return Response(render(figures), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)

@@ -29,6 +29,7 @@ from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.pool_stats import PoolStats
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.aggregate import MergedStatement
+from personal_assistant.monitoring.sessions import SessionsReading
 
 #: Bucket bounds in seconds (as OpenTelemetry recommends for db.client.*.duration).
 BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
@@ -45,6 +46,8 @@ class Figures:
     health_durations: Mapping[str, LatencySketch]
     workers: int
     pool_name: str = "default"
+    #: The database's blocked and long-running sessions (``None``: not read).
+    sessions: SessionsReading | None = None
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], sketch: LatencySketch) -> None:
@@ -63,6 +66,7 @@ class FiguresCollector(Collector):
         yield from self._pool()
         yield from self._queries()
         yield from self._service()
+        yield from self._sessions()
 
     def _pool(self) -> Iterator[Metric]:
         f = self.figures
@@ -164,6 +168,32 @@ class FiguresCollector(Collector):
         workers = GaugeMetricFamily("pa_monitoring_workers", "Worker snapshots aggregated.")
         workers.add_metric([], float(f.workers))
         yield workers
+
+    def _sessions(self) -> Iterator[Metric]:
+        """Database-wide figures: the same from every worker, so never summed."""
+        reading = self.figures.sessions
+        if reading is None:
+            return
+        for metric, doc, value in (
+            (
+                "pa_db_blocked_sessions",
+                "Sessions of this database waiting on a lock right now.",
+                len(reading.blocked),
+            ),
+            (
+                "pa_db_lock_wait_max_seconds",
+                "Longest current lock wait among this database's sessions.",
+                reading.longest_wait_s,
+            ),
+            (
+                "pa_db_long_running_sessions",
+                "Transactions open longer than HEALTH_LONG_RUNNING_S, not waiting on a lock.",
+                len(reading.long_running),
+            ),
+        ):
+            gauge = GaugeMetricFamily(metric, doc)
+            gauge.add_metric([], float(value))
+            yield gauge
 
 
 def render(figures: Figures) -> bytes:

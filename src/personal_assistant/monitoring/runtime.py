@@ -29,6 +29,7 @@ from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.db_probe import SharedProbe
 from personal_assistant.monitoring.errors import MonitoringError, failure_reason
 from personal_assistant.monitoring.redis_publish import SnapshotStore
+from personal_assistant.monitoring.sessions import SharedSessions
 from personal_assistant.monitoring.settings import MonitoringSettings
 from personal_assistant.monitoring.snapshot import local_snapshot, new_worker_id
 from personal_assistant.monitoring.tracker import QueryTracker
@@ -70,6 +71,7 @@ class MonitoringRuntime:
     started: float = field(default_factory=time.monotonic)
     migrations_ok_until: float = float("-inf")
     probe: SharedProbe = field(default_factory=lambda: SharedProbe(0.0))
+    sessions: SharedSessions = field(default_factory=lambda: SharedSessions(0.0, 60.0))
     _baseline: dict[str, alerts.Baseline] = field(default_factory=dict)
     _baseline_at: float = float("-inf")
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -96,6 +98,7 @@ class MonitoringRuntime:
             notifier=notifier,
             leading=store is None,
             probe=SharedProbe(settings.health_db_cache_s),
+            sessions=SharedSessions(settings.health_db_cache_s, settings.health_long_running_s),
         )
 
     @property

@@ -44,6 +44,17 @@ class MonitoringSettings(BaseSettings):
     health_migrations_cache_s: Annotated[float, Ge(0)] = Field(
         default=30.0, description="how long readiness trusts a 'no pending migrations' answer"
     )
+    # -- blocked and long-running sessions (/health/database) -------------------------
+    health_blocked_warn_s: Annotated[float, Gt(0), Le(86_400)] = Field(
+        default=5.0, description="a session waiting on a lock longer than this many s: warn"
+    )
+    health_blocked_fail_s: Annotated[float, Gt(0), Le(86_400)] = Field(
+        default=30.0, description="a session waiting on a lock longer than this many s: fail"
+    )
+    health_long_running_s: Annotated[float, Gt(0), Le(86_400)] = Field(
+        default=60.0,
+        description="a transaction open longer than this many s is listed as long-running",
+    )
     # -- /health/database/pool -------------------------------------------------------
     health_pool_warn_utilization: Annotated[float, Gt(0), Le(1)] = 0.8
     health_pool_warn_wait_ratio: Annotated[float, Gt(0), Le(1)] = 0.1
