@@ -38,3 +38,25 @@ async def test_notices_of_a_no_transaction_migration_are_stored_when_it_finishes
         await manager.upgrade()
         rows = (await manager.status()).applied
     assert rows[1].notices == ('NOTICE: relation "t_id_idx" already exists, skipping',)
+
+
+def test_the_linter_flags_identifiers_longer_than_63_bytes_from_the_tokens() -> None:
+    from personal_assistant.database.migrations.validation import lint_sql
+
+    sql = (
+        f"CREATE TABLE {LONG} (id bigint, note text DEFAULT '{LONG}');\n"
+        f'CREATE INDEX "{"é" * 32}" ON {LONG} (id);\n'  # 64 bytes, 32 characters
+        "-- a comment naming " + LONG + "\n"
+        f"CREATE TABLE short_enough_{'x' * 50} (id bigint);\n"  # exactly 63 bytes
+    )
+    found = [(f.line, f.message) for f in lint_sql(sql).findings if f.rule == "identifier-too-long"]
+    long_name = (
+        f"{LONG} is 74 bytes: PostgreSQL keeps the first 63 and names it {LONG[:63]}, "
+        "saying so only in a NOTICE"
+    )
+    accented = (
+        f"{'é' * 32} is 64 bytes: PostgreSQL keeps the first 63 and names it {'é' * 31}, "
+        "saying so only in a NOTICE"
+    )
+    # Per statement: the index's statement names the long table again.
+    assert found == [(1, long_name), (2, accented), (2, long_name)]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from personal_assistant.cli.common import cli_engine, console, run_async
+from personal_assistant.cli.common import cli_engine, console, err_console, run_async
 from personal_assistant.cli.lint import lint
 
 if TYPE_CHECKING:
@@ -220,7 +220,9 @@ def up(
                 return []
             progress = _UpgradeProgress(len(plan))
             with progress.bar:
-                return await manager.upgrade(to, allow_dangerous=allow_dangerous)
+                results = await manager.upgrade(to, allow_dangerous=allow_dangerous)
+            _warn_notices(await manager.notices(r.version for r in results))
+            return results
 
     results = run_async(run())
     if not dry_run:
@@ -327,3 +329,97 @@ def repair(
 
     touched = run_async(run())
     console.print(f"repaired: {', '.join(map(str, touched)) or 'nothing to repair'}")
+
+
+def _warn_notices(notices: Sequence[tuple[str, str]]) -> None:
+    """What the server said while migrations ran (``identifier ... will be truncated``)."""
+    for file_name, notice in notices:
+        err_console.print(f"[yellow]warning[/] {file_name}: ", end="")
+        err_console.print(notice, markup=False, highlight=False)
+
+
+FromTool = Annotated[str, typer.Option("--from", help="the tool the history comes from")]
+
+
+@app.command("import")
+def import_(
+    source_dir: Annotated[Path, typer.Argument(help="the other tool's migration directory")],
+    tool: FromTool,
+    directory: Directory = None,
+) -> None:
+    """Turn golang-migrate, dbmate, Flyway or goose files into pa-db files (no database).
+
+    Each version and description is kept; re-running writes nothing new. What cannot be
+    mapped (Flyway repeatables, Java or Go migrations...) is listed, not dropped.
+    """
+    from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY
+    from personal_assistant.database.migrations.importers import SOURCES, import_directory
+
+    if tool not in SOURCES:
+        raise typer.BadParameter(f"must be one of {', '.join(SOURCES)}", param_hint="--from")
+    target = directory or DEFAULT_DIRECTORY
+    report = import_directory(tool, source_dir, target)
+    console.print(
+        f"imported from {tool} into {target}: {len(report.written)} written, "
+        f"{len(report.unchanged)} already there",
+        markup=False,
+        highlight=False,
+    )
+    for path in report.written:
+        console.print(f"  wrote {path.name}", markup=False, highlight=False)
+    for name, note in report.notes:
+        console.print(f"  note {name}: {note}", markup=False, highlight=False)
+    if report.skipped:
+        err_console.print(f"[yellow]not imported[/] ({len(report.skipped)}):")
+        for skipped in report.skipped:
+            err_console.print(
+                f"  {skipped.source}: {skipped.reason}", markup=False, highlight=False
+            )
+
+
+@app.command()
+def adopt(
+    tool: FromTool,
+    revision_map: Annotated[
+        Path | None,
+        typer.Option("--map", help="alembic: TOML or JSON file of revision = version"),
+    ] = None,
+    table: Annotated[
+        str | None, typer.Option("--table", help="the tool's table, if not its default name")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+) -> None:
+    """Record what golang-migrate, dbmate, Flyway or Alembic applied as applied here.
+
+    Nothing runs: the versions the tool's tracking table lists are recorded in pa-db's
+    (with today's checksums and downs), so 'up' continues from there. Import the files
+    first ('pa-db migrate import').
+    """
+    from personal_assistant.database.migrations.adoption import ADOPTABLE, AdoptReport
+
+    if tool not in ADOPTABLE:
+        raise typer.BadParameter(f"must be one of {', '.join(ADOPTABLE)}", param_hint="--from")
+
+    async def run() -> AdoptReport:
+        async with _manager(database_url, directory, schema) as manager:
+            return await manager.adopt(tool, table=table, revision_map=revision_map)
+
+    report = run_async(run())
+    shown = ", ".join(map(str, report.versions)) or "nothing"
+    console.print(
+        f"adopted from {tool} ({report.table}): {len(report.versions)} migration(s) "
+        f"recorded as applied: {shown}",
+        markup=False,
+        highlight=False,
+    )
+    if report.moved_to:
+        console.print(
+            f"{report.table} was renamed to {report.moved_to}, so it cannot collide with "
+            "pa-db's table",
+            markup=False,
+            highlight=False,
+        )
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False, highlight=False)

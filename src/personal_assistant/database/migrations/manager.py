@@ -11,7 +11,7 @@ use only this class::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from personal_assistant.config.database import normalize_database_url
+from personal_assistant.database.migrations.adoption import AdoptReport, adopt
 from personal_assistant.database.migrations.errors import DirtyDatabaseError
 from personal_assistant.database.migrations.files import (
     DEFAULT_DIRECTORY,
@@ -202,3 +203,27 @@ class MigrationManager:
     def new(self, name: str) -> Path:
         """Create the next numbered migration file from the template."""
         return create_file(self.directory, name)
+
+    async def adopt(
+        self, tool: str, *, table: str | None = None, revision_map: Path | None = None
+    ) -> AdoptReport:
+        """Record what ``tool`` (golang-migrate, dbmate, flyway, alembic) applied here as
+        applied, without running it, so ``upgrade`` continues from there."""
+        s = self.settings
+        return await adopt(
+            self.engine,
+            self.files(),
+            self.tracking,
+            tool,
+            table=table,
+            map_path=revision_map,
+            wait_timeout_s=s.wait_timeout_s,
+            poll_s=s.poll_interval_s,
+        )
+
+    async def notices(self, versions: Iterable[int]) -> list[tuple[str, str]]:
+        """``(file name, notice)`` recorded for ``versions`` (e.g. those just applied)."""
+        wanted = set(versions)
+        async with self.engine.connect() as conn:
+            rows = await self.tracking.rows(conn)
+        return [(r.file_name, n) for r in rows if r.version in wanted for n in r.notices]

@@ -131,13 +131,21 @@ class Tracking:
         check_history(self.schema, name, tables)
         return tables.get(name)
 
+    async def columns_unchecked(self, conn: AsyncConnection) -> Mapping[str, str] | None:
+        """This table's ``{column: type}`` whoever owns it (for ``adopt``)."""
+        return (await table_columns(conn, self.schema, [self.table.name])).get(self.table.name)
+
+    async def create(self, conn: AsyncConnection) -> None:
+        """Create the schema and the table, without looking for other tools' tables."""
+        await conn.execute(CreateSchema(self.schema, if_not_exists=True))
+        await conn.run_sync(self.table.metadata.create_all, checkfirst=True)
+
     async def ensure(self, conn: AsyncConnection) -> None:
         """Create the schema and table, or bring an older table up to date (callers hold
         the migration lock)."""
         columns = await self.columns(conn)
         if columns is None:
-            await conn.execute(CreateSchema(self.schema, if_not_exists=True))
-            await conn.run_sync(self.table.metadata.create_all, checkfirst=True)
+            await self.create(conn)
             return
         await self._upgrade(conn, columns)
 
@@ -172,10 +180,13 @@ class Tracking:
         execution_ms: int | None,
         allowed: Sequence[dict[str, Any]] = (),
         error: str | None = None,
+        notices: Sequence[str] | None = None,
     ) -> None:
-        """Record ``file``, with the notices the server sent on ``conn`` while it ran."""
+        """Record ``file``, with the notices the server sent on ``conn`` while it ran
+        (or ``notices``, for a row that records something pa-db did not run)."""
         down = file.down
-        notices = await collected(conn)
+        if notices is None:
+            notices = await collected(conn)
         await conn.execute(
             insert(self.table).values(
                 version=file.version,

@@ -22,6 +22,7 @@ from personal_assistant.database.migrations.validation.context import (
     RuleContext,
     Severity,
 )
+from personal_assistant.database.migrations.validation.identifier_rules import check_identifiers
 from personal_assistant.database.migrations.validation.rules import CATALOGUE, check_statement
 from personal_assistant.database.migrations.validation.tracking import advance
 from personal_assistant.database.migrations.validation.verdicts import Violation
@@ -116,6 +117,8 @@ def lint_statements(
     for stmt in statements:
         ctx = RuleContext(facts, settings, state, in_transaction)
         findings.extend(_finding(v, stmt, path) for v in check_statement(stmt.node, ctx))
+        # Read from the tokens: the parse tree already holds the truncated names.
+        findings.extend(_finding(v, stmt, path) for v in check_identifiers(stmt.sql))
         findings.extend(_invalid_allows(stmt.allows, path))
         state = advance(state, stmt.node)
     return LintResult(path, tuple(findings))

@@ -61,6 +61,7 @@ CATALOGUE: dict[str, str] = {
     "prefer-timestamptz": "timestamp without time zone loses the offset",
     "prefer-text": "varchar(n)/char(n) limits need a rewrite to change",
     "invalid-suppression": "a -- pa:allow comment without a reason or with an unknown rule",
+    "identifier-too-long": "an identifier over 63 bytes is silently truncated",
 }
 
 #: ``LOCK TABLE`` modes from SHARE up block INSERT/UPDATE/DELETE.
