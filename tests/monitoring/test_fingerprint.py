@@ -30,3 +30,17 @@ def test_long_statements_are_truncated() -> None:
 
 def test_redact_replaces_strings_and_numbers() -> None:
     assert redact("x = 'it''s' AND y = 3.5") == "x = ? AND y = ?"
+
+
+def test_the_monitoring_tag_stays_in_the_display_text() -> None:
+    key = statement_key("/* pa:monitoring */ SELECT * FROM pg_class WHERE oid = 42")
+    assert key.text == "/* pa:monitoring */ SELECT * FROM pg_class WHERE oid = $1"
+
+
+def test_a_tagged_statement_is_told_apart_from_the_same_one_untagged() -> None:
+    # pglast's fingerprint ignores comments: without care both would share figures.
+    tagged = statement_key("/* pa:monitoring */ SELECT * FROM pg_class WHERE oid = 42")
+    plain = statement_key("SELECT * FROM pg_class WHERE oid = 42")
+    again = statement_key("/* pa:monitoring */\n  SELECT * FROM pg_class WHERE oid = $1")
+    assert tagged.fingerprint != plain.fingerprint
+    assert tagged.fingerprint == again.fingerprint

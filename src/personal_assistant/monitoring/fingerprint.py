@@ -6,6 +6,11 @@ replaces every constant with ``$n``, so no literal (a password in ``ALTER ROLE``
 e-mail in a ``WHERE``) reaches a response body, a log line or a metric label. Results
 are cached per SQL string: SQLAlchemy sends the same text again and again, and the
 parse (~4 µs) must stay off the hot path of every query.
+
+pglast's fingerprint ignores comments while ``normalize`` keeps them, so a statement
+tagged as the project's own (``/* pa:monitoring */ SELECT …``, see
+:mod:`.own_statements`) would share its id with the same statement untagged; its id is
+derived apart, so the monitoring's reads never mix with the application's figures.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pglast.parser import ParseError, fingerprint, normalize
+
+from personal_assistant.monitoring.own_statements import is_own
 
 #: Longest display text kept; the fingerprint identifies the full statement.
 MAX_TEXT = 200
@@ -46,10 +53,16 @@ def _display(sql: str) -> str:
 def statement_key(sql: str) -> StatementKey:
     """Fingerprint and parameter-free display text of ``sql`` (cached)."""
     try:
-        return StatementKey(fingerprint(sql), _display(normalize(sql)))
+        key = StatementKey(fingerprint(sql), _display(normalize(sql)))
     except ParseError:
         # Not PostgreSQL grammar pglast knows (or not SQL at all): hash the redacted
         # text so equal shapes still group, and never show the literals.
         safe = _display(redact(sql))
-        digest = hashlib.blake2b(safe.encode(), digest_size=8).hexdigest()
-        return StatementKey(digest, safe)
+        return StatementKey(_digest(safe), safe)
+    if is_own(key.text):
+        return StatementKey(_digest(f"own:{key.fingerprint}"), key.text)
+    return key
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

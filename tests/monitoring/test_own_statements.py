@@ -1,0 +1,64 @@
+"""The monitoring's own statements: tagged on the way out, recognised on the way back."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from personal_assistant.monitoring.own_statements import TAG, is_own, tagged, tagged_engine
+from personal_assistant.monitoring.tracker import QueryTracker
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "/* pa:monitoring */ SELECT 1",
+        "\n  /* pa:monitoring */\nSELECT 1",
+        "/* pa:migrations */ SELECT version FROM t",
+        "WITH RECURSIVE typeinfo_tree(\n    oid, ns) AS (SELECT 1, 2) SELECT * FROM typeinfo_tree",
+    ],
+)
+def test_tagged_and_driver_statements_are_own(sql: str) -> None:
+    assert is_own(sql)
+
+
+@pytest.mark.parametrize(
+    "sql", ["SELECT 1", "SELECT 1 /* pa:monitoring */", "WITH t AS (SELECT 1) SELECT * FROM t"]
+)
+def test_application_statements_are_not_own(sql: str) -> None:
+    assert not is_own(sql)
+
+
+def test_tagged_puts_the_tag_in_front() -> None:
+    assert tagged("\n  SELECT 1") == f"{TAG} SELECT 1"
+
+
+async def test_the_tagged_engine_prefixes_every_statement_and_only_its_own(
+    database_url: str,
+) -> None:
+    engine = create_async_engine(database_url)
+    tracker = QueryTracker()
+    tracker.attach(engine)
+    try:
+        async with tagged_engine(engine).connect() as conn:
+            await conn.execute(text("SELECT count(*) FROM pg_class"))
+            async with conn.begin_nested():  # SQLAlchemy's own SAVEPOINT, tagged too
+                await conn.execute(text(f"{TAG} SELECT count(*) FROM pg_type"))
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT count(*) FROM pg_proc"))
+        texts = {s["statement"] for s in tracker.wire()["statements"].values()}
+    finally:
+        await engine.dispose()
+    assert f"{TAG} SELECT count(*) FROM pg_class" in texts
+    assert f"{TAG} SELECT count(*) FROM pg_type" in texts  # not tagged twice
+    assert f"{TAG} SAVEPOINT sa_savepoint_1" in texts
+    assert "SELECT count(*) FROM pg_proc" in texts
+
+
+async def test_one_tagged_engine_is_kept_per_engine(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        assert tagged_engine(engine) is tagged_engine(engine)
+    finally:
+        await engine.dispose()
