@@ -22,7 +22,7 @@ async def test_a_step_is_retried_until_it_gets_its_lock() -> None:
 
     async def step(attempt: int) -> str:
         if attempt < 3:
-            raise Blocked(STMT, f"pid {attempt}")
+            raise Blocked.at(STMT, f"pid {attempt}")
         return "done"
 
     assert await QUICK.run(step, path="0003_note.sql", on_retry=seen.append) == ("done", 3)
@@ -31,7 +31,7 @@ async def test_a_step_is_retried_until_it_gets_its_lock() -> None:
 
 async def test_retries_run_out_with_an_error_naming_line_attempts_and_blockers() -> None:
     async def step(attempt: int) -> None:
-        raise Blocked(STMT, "pid 42 (report-job)")
+        raise Blocked.at(STMT, "pid 42 (report-job)")
 
     with pytest.raises(MigrationBlockedError) as info:
         await QUICK.run(step, path="0003_note.sql", on_retry=lambda _: None)
@@ -62,7 +62,7 @@ async def test_waits_double_up_to_the_cap_plus_bounded_jitter(
         await real_sleep(0)
 
     async def step(attempt: int) -> None:
-        raise Blocked(STMT, "pid 42")
+        raise Blocked.at(STMT, "pid 42")
 
     monkeypatch.setattr(asyncio, "sleep", recording_sleep)
     policy = LockRetry(retries=4, delay_s=0.5, max_delay_s=1.5, jitter_s=0.25)

@@ -23,6 +23,7 @@ from personal_assistant.database.migrations.errors import (
     MigrationParseError,
     MissingMigrationError,
     OutOfOrderMigrationError,
+    PreflightError,
     UnknownVersionError,
 )
 from personal_assistant.database.migrations.files import DEFAULT_DIRECTORY, MigrationFile
@@ -54,6 +55,7 @@ __all__ = [
     "MigrationStatus",
     "MissingMigrationError",
     "OutOfOrderMigrationError",
+    "PreflightError",
     "RunnerSettings",
     "State",
     "StepResult",

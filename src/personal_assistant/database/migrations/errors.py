@@ -16,6 +16,8 @@ PersonalAssistantError`` of the command line covers every migration failure too:
         ├── OutOfOrderMigrationError     a pending file is older than the newest applied one
         ├── UnknownVersionError          ``--to``/``baseline`` names a version that is not there
         ├── IrreversibleMigrationError   a rollback was asked of a migration without a down
+        ├── PreflightError               several planned steps cannot be done (each one
+        │                                listed); nothing was run
         ├── DangerousMigrationError      the validator found errors and they were not allowed
         ├── DirtyDatabaseError           a no-transaction migration failed half-way earlier
         ├── LockTimeoutError             another runner held the migration lock too long
@@ -123,6 +125,17 @@ class IrreversibleMigrationError(MigrationError):
         )
 
 
+class PreflightError(MigrationError):
+    """Raised before anything runs when several planned steps cannot be done."""
+
+    def __init__(self, problems: Sequence[MigrationError]) -> None:
+        self.problems = tuple(problems)
+        listed = "\n".join(f"  - {problem}".replace("\n", "\n    ") for problem in problems)
+        super().__init__(
+            f"nothing was run: {len(self.problems)} planned step(s) cannot be done:\n{listed}"
+        )
+
+
 class DangerousMigrationError(MigrationError):
     """Raised when the validator reports errors and ``--allow-dangerous`` was not given."""
 
@@ -203,18 +216,22 @@ class ImportConflictError(MigrationError):
 
 
 class MigrationFailedError(MigrationError):
-    """Raised when a migration statement fails; the migration was rolled back."""
+    """Raised when a migration statement fails; ``state`` says what the failure left."""
 
     def __init__(self, path: str, line: int, statement: str, reason: str) -> None:
         self.path = path
         self.line = line
         self.statement = statement
         self.reason = reason
+        #: In what state the step left the database (set by the runner): rolled back
+        #: cleanly, or dirty and in need of repair for a no-transaction migration.
+        self.state = ""
         super().__init__(self._render())
 
     def _render(self) -> str:
         first = self.statement.strip().splitlines()[0] if self.statement.strip() else ""
-        return f"{self.path}:{self.line}: {self.reason}\n  statement: {first}"
+        shown = f"\n  statement: {first}" if first else ""
+        return f"{self.path}:{self.line}: {self.reason}{shown}"
 
     def add_detail(self, detail: str) -> None:
         """Append what a failed no-transaction migration left behind to the message."""

@@ -33,11 +33,20 @@ _T = TypeVar("_T")
 
 
 class Blocked(Exception):
-    """A statement hit ``lock_timeout``; carries what the watch saw blocking it."""
+    """A step hit ``lock_timeout``; carries where and what the watch saw blocking it.
 
-    def __init__(self, stmt: Statement, blockers: str) -> None:
-        self.stmt = stmt
+    ``line`` and ``sql`` name the waiting statement when it is known; a section sent
+    as one message only knows its first line (the retries run statement by statement).
+    """
+
+    def __init__(self, line: int, sql: str, blockers: str) -> None:
+        self.line = line
+        self.sql = sql
         self.blockers = blockers
+
+    @classmethod
+    def at(cls, stmt: Statement, blockers: str) -> Blocked:
+        return cls(stmt.line, stmt.sql, blockers)
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,7 @@ class LockRetry:
                     attempts = attempt.retry_state.attempt_number
                     return await step(attempts), attempts
         except Blocked as blocked:
-            stmt = blocked.stmt
             raise MigrationBlockedError(
-                path, stmt.line, stmt.sql, attempts, blocked.blockers
+                path, blocked.line, blocked.sql, attempts, blocked.blockers
             ) from blocked.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")

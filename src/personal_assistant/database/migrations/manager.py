@@ -19,9 +19,9 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from personal_assistant.config.database import normalize_database_url
+import personal_assistant.database.migrations.preflight as preflight
 from personal_assistant.database.migrations.adoption import AdoptReport, adopt
-from personal_assistant.database.migrations.errors import DirtyDatabaseError
+from personal_assistant.database.migrations.errors import DirtyDatabaseError, MigrationError
 from personal_assistant.database.migrations.files import (
     DEFAULT_DIRECTORY,
     MigrationFile,
@@ -33,21 +33,27 @@ from personal_assistant.database.migrations.leftovers import (
     invalid_indexes,
     named_indexes,
 )
-from personal_assistant.database.migrations.lock import lock_key, migration_lock
+from personal_assistant.database.migrations.lock import (
+    lock_key,
+    migration_lock,
+    running_versions,
+)
 from personal_assistant.database.migrations.plan import (
     AppliedMigration,
     Entry,
     MigrationStatus,
     State,
 )
-from personal_assistant.database.migrations.runner import (
+from personal_assistant.database.migrations.runner import Runner
+from personal_assistant.database.migrations.steps import (
+    Event,
     EventCallback,
-    Runner,
     RunnerSettings,
     StepResult,
 )
 from personal_assistant.database.migrations.tracking import DEFAULT_TABLE, Tracking
 from personal_assistant.database.migrations.verify import VerifyReport, verify_files
+from personal_assistant.database.urls import normalize_database_url
 
 
 class MigrationManager:
@@ -93,47 +99,99 @@ class MigrationManager:
         return load_directory(self.directory)
 
     async def status(self) -> MigrationStatus:
-        """Applied, pending, missing-file, changed-checksum and failed migrations."""
+        """Applied, pending, missing-file, changed-checksum, failed and running migrations."""
         files = self.files()
         async with self.engine.connect() as conn:
-            rows = await self.tracking.rows(conn)
-        return MigrationStatus.build(files, rows)
+            return await self._read(conn, files)
+
+    @property
+    def _key(self) -> int:
+        return lock_key(self.tracking.schema, self.tracking.table.name)
+
+    async def _read(
+        self, conn: AsyncConnection, files: tuple[MigrationFile, ...]
+    ) -> MigrationStatus:
+        """The tracking rows joined with ``files``; unfinished rows checked for a runner."""
+        rows = await self.tracking.rows(conn)
+        unfinished = [r.version for r in rows if not r.success]
+        running = await running_versions(conn, self._key, unfinished)
+        return MigrationStatus.build(files, rows, running)
+
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _waiting(self, holder: str) -> None:
+        self._emit(Event("wait", 0, "", holder))
 
     @asynccontextmanager
-    async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, MigrationStatus]]:
-        files = self.files()
-        key = lock_key(self.tracking.schema, self.tracking.table.name)
+    async def _locked(
+        self, files: tuple[MigrationFile, ...] | None = None
+    ) -> AsyncIterator[tuple[AsyncConnection, MigrationStatus]]:
+        files = self.files() if files is None else files
         s = self.settings
         async with migration_lock(
-            self.engine, key, timeout_s=s.wait_timeout_s, poll_s=s.poll_interval_s
+            self.engine,
+            self._key,
+            timeout_s=s.wait_timeout_s,
+            poll_s=s.poll_interval_s,
+            on_wait=self._waiting,
         ) as conn:
             await self.tracking.ensure(conn)
-            # Read only now: a runner that waited must see what the previous one did.
-            yield conn, MigrationStatus.build(files, await self.tracking.rows(conn))
+            # Read only now: everything that decides what runs is read under the lock,
+            # so a runner that waited sees what the previous one did.
+            yield conn, await self._read(conn, files)
 
     def _runner(self, conn: AsyncConnection) -> Runner:
-        return Runner(self.engine, self.tracking, self.settings, conn, self.on_event)
+        return Runner(
+            self.engine, self.tracking, self.settings, conn, self.on_event, lock_key=self._key
+        )
 
     async def plan_upgrade(self, to: int | None = None) -> tuple[MigrationFile, ...]:
         """What ``upgrade(to)`` would apply (read-only: takes no lock, creates nothing)."""
-        return (await self.status()).upgrade_plan(to)
+        return preflight.upgrade_plan(await self.status(), to)
+
+    async def _up_to_date(self, files: tuple[MigrationFile, ...], to: int | None) -> bool:
+        """Whether a read without the lock already shows that nothing is left to do.
+
+        What most deploys see; they then skip the lock, the tracking table's DDL and the
+        validator. Anything else (pending, failed, running, edited files, no table yet)
+        is decided under the lock, where the read cannot race with another runner.
+        """
+        async with self.engine.connect() as conn:
+            status = await self._read(conn, files)
+        if status.having(State.FAILED, State.RUNNING):
+            return False
+        try:
+            return not preflight.upgrade_plan(status, to)
+        except MigrationError:
+            return False
 
     async def upgrade(
         self, to: int | None = None, *, dry_run: bool = False, allow_dangerous: bool = False
     ) -> list[StepResult]:
         """Apply pending migrations up to ``to`` (all by default), oldest first.
 
-        Validates checksums, files and the validator's findings first; with
-        ``dry_run`` stops there and returns what would run (``attempts == 0``).
+        The directory is parsed once. Under the lock, every planned step is checked
+        (:mod:`.preflight`) and the pending files are linted before the first one runs;
+        with ``dry_run`` it stops after the checks (without the lock) and returns what
+        would run (``attempts == 0``).
         """
         if dry_run:
             planned = await self.plan_upgrade(to)
-            return [StepResult(f.version, f.file_name, "up", 0, 0) for f in planned]
+            return [StepResult(f.version, f.file_name, "up", 0, 0, f.description) for f in planned]
         from personal_assistant.database.migrations.safety import check_pending
 
-        async with self._locked() as (conn, status):
-            plan = status.upgrade_plan(to)
+        files = self.files()
+        if await self._up_to_date(files, to):
+            return []
+        async with self._locked(files) as (conn, status):
+            plan = preflight.upgrade_plan(status, to)
+            if not plan:
+                return []
             allowed = await check_pending(conn, plan, allow_dangerous=allow_dangerous)
+            for f in plan:
+                self._emit(Event("planned", f.version, f.file_name, description=f.description))
             runner = self._runner(conn)
             try:
                 return [await runner.apply(f, allowed.get(f.version, [])) for f in plan]
@@ -143,21 +201,32 @@ class MigrationManager:
     async def plan_downgrade(
         self, to: int | None = None, *, steps: int | None = None
     ) -> tuple[AppliedMigration, ...]:
-        """What ``downgrade`` would roll back, newest first (read-only)."""
-        return (await self.status()).downgrade_plan(to, steps)
+        """What ``downgrade`` would roll back, newest first (read-only, pre-flight checked)."""
+        plan = preflight.downgrade_plan(await self.status(), to, steps)
+        return tuple(r.row for r in plan)
 
     async def downgrade(
         self, to: int | None = None, *, steps: int | None = None, dry_run: bool = False
     ) -> list[StepResult]:
-        """Roll back with the stored down SQL: above ``to``, or ``steps`` (default 1)."""
+        """Roll back with the stored down SQL: above ``to``, or ``steps`` (default 1).
+
+        Every rollback is checked before the first one runs (a stored down that parses
+        for each, no failed or edited migration on record); see :mod:`.preflight`.
+        """
         if dry_run:
             planned = await self.plan_downgrade(to, steps=steps)
-            return [StepResult(r.version, r.file_name, "down", 0, 0) for r in planned]
+            return [
+                StepResult(r.version, r.file_name, "down", 0, 0, r.description) for r in planned
+            ]
         async with self._locked() as (conn, status):
-            plan = status.downgrade_plan(to, steps)
+            plan = preflight.downgrade_plan(status, to, steps)
+            for r in plan:
+                self._emit(
+                    Event("planned", r.row.version, r.row.file_name, "", r.row.description, "down")
+                )
             runner = self._runner(conn)
             try:
-                return [await runner.revert(row) for row in plan]
+                return [await runner.revert(r.row, r.statements) for r in plan]
             finally:
                 await runner.close()
 
@@ -194,10 +263,18 @@ class MigrationManager:
                 await self.tracking.insert(conn, file, success=True, execution_ms=None)
             return [f.version for f in files]
 
-    async def verify(self) -> VerifyReport:
-        """Prove each migration's rollback in a scratch database (never the target)."""
+    async def verify(self, *, keep_going: bool = False) -> VerifyReport:
+        """Prove each migration's rollback in a scratch database (never the target).
+
+        It stops at the first migration whose step fails, unless ``keep_going``: then
+        every file is checked and every failure reported.
+        """
         return await verify_files(
-            self.engine, self.files(), tracking=self.tracking, settings=self.settings
+            self.engine,
+            self.files(),
+            tracking=self.tracking,
+            settings=self.settings,
+            keep_going=keep_going,
         )
 
     def new(self, name: str) -> Path:

@@ -10,7 +10,7 @@ here too, so they are unit-tested without PostgreSQL and applied identically by
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,6 +54,8 @@ class State(enum.StrEnum):
     MISSING = "missing-file"
     CHANGED = "changed-checksum"
     FAILED = "failed"
+    #: A no-transaction migration on record as unfinished whose runner is still at it.
+    RUNNING = "running"
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Entry:
     state: State
     file: MigrationFile | None
     row: AppliedMigration | None
+    #: The server process running it, when ``state`` is ``RUNNING``.
+    runner_pid: int | None = None
 
     @property
     def description(self) -> str:
@@ -78,11 +82,11 @@ class Entry:
         return self.row.file_name if self.row is not None else ""
 
 
-def _state(file: MigrationFile | None, row: AppliedMigration | None) -> State:
+def _state(file: MigrationFile | None, row: AppliedMigration | None, running: bool) -> State:
     if row is None:
         return State.PENDING
     if not row.success:
-        return State.FAILED
+        return State.RUNNING if running else State.FAILED
     if file is None:
         return State.MISSING
     return State.CHANGED if file.checksum != row.checksum else State.APPLIED
@@ -96,13 +100,24 @@ class MigrationStatus:
 
     @classmethod
     def build(
-        cls, files: Sequence[MigrationFile], rows: Sequence[AppliedMigration]
+        cls,
+        files: Sequence[MigrationFile],
+        rows: Sequence[AppliedMigration],
+        running: Mapping[int, int] | None = None,
     ) -> MigrationStatus:
+        """Join ``files`` and ``rows``; ``running`` maps versions being run to their pid."""
         by_file = {f.version: f for f in files}
         by_row = {r.version: r for r in rows}
+        pids = running or {}
         versions = sorted(by_file.keys() | by_row.keys())
         entries = tuple(
-            Entry(v, _state(by_file.get(v), by_row.get(v)), by_file.get(v), by_row.get(v))
+            Entry(
+                v,
+                _state(by_file.get(v), by_row.get(v), v in pids),
+                by_file.get(v),
+                by_row.get(v),
+                pids.get(v),
+            )
             for v in versions
         )
         return cls(entries)
@@ -168,6 +183,12 @@ class MigrationStatus:
         """
         self.check_dirty()
         self.check_checksums()
+        return self.rollback_rows(to, steps)
+
+    def rollback_rows(
+        self, to: int | None = None, steps: int | None = None
+    ) -> tuple[AppliedMigration, ...]:
+        """The rows :meth:`downgrade_plan` picks, without its checks (for a pre-flight)."""
         applied = list(reversed(self.applied))
         if to is not None:
             if to != 0 and to not in {r.version for r in applied}:

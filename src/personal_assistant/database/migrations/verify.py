@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 from personal_assistant.database.migrations.errors import MigrationError, MigrationFailedError
-from personal_assistant.database.migrations.files import MigrationFile
+from personal_assistant.database.migrations.files import MigrationFile, parse_section
 from personal_assistant.database.migrations.lock import migration_lock
+from personal_assistant.database.migrations.plan import AppliedMigration
 from personal_assistant.database.migrations.runner import Runner, RunnerSettings
 from personal_assistant.database.migrations.schema_snapshot import (
     Difference,
@@ -111,8 +112,11 @@ class _Verifier:
         after_up = await self.snapshot()
         if not file.has_down:
             return VerifyResult(file.version, file.file_name, "no-down")
-        row = next(r for r in await self.tracking.rows(self.conn) if r.version == file.version)
-        await self.runner.revert(row)
+        row = await self.row(file.version)
+        assert row is not None and row.down_sql is not None, "applied with a down section"
+        path = f"{row.file_name} (stored down section)"
+        statements = parse_section(row.down_sql, path=path, first_line=row.down_line)
+        await self.runner.revert(row, statements)
         restored = diff(before, await self.snapshot())
         if restored:
             return VerifyResult(file.version, file.file_name, "not-restored", restored)
@@ -122,12 +126,32 @@ class _Verifier:
             return VerifyResult(file.version, file.file_name, "not-repeatable", repeated)
         return VerifyResult(file.version, file.file_name, "ok")
 
+    async def row(self, version: int) -> AppliedMigration | None:
+        return next((r for r in await self.tracking.rows(self.conn) if r.version == version), None)
+
     async def reapply(self, file: MigrationFile) -> str:
         """After a bad down, apply the file again so later ones can be checked; error or ''."""
         try:
             await self.runner.apply(file)
         except MigrationFailedError as exc:
             return f"stopped here: re-applying after the incomplete down failed: {exc}"
+        return ""
+
+    async def recover(self, file: MigrationFile) -> str:
+        """After a failed step (``--keep-going``), leave ``file`` applied if possible.
+
+        The later files are written against a schema that has it. Returns a note when
+        that cannot be done: the later files are then checked without it.
+        """
+        row = await self.row(file.version)
+        if row is not None and row.success:
+            return ""  # its down failed and was rolled back: the up is still in place
+        if row is not None:  # a no-transaction up that stopped half-way
+            await self.tracking.delete(self.conn, file.version)
+        try:
+            await self.runner.apply(file)
+        except MigrationFailedError:
+            return "later migrations were checked without it (its up does not apply)"
         return ""
 
 
@@ -137,8 +161,12 @@ async def verify_files(
     *,
     tracking: Tracking,
     settings: RunnerSettings,
+    keep_going: bool = False,
 ) -> VerifyReport:
-    """Round-trip ``files`` in order in a scratch database; stop at the first failure."""
+    """Round-trip ``files`` in order in a scratch database.
+
+    It stops at the first failure, unless ``keep_going``: then every file is checked.
+    """
     results: list[VerifyResult] = []
     async with scratch_database(engine) as scratch:
         key = 0  # nobody else knows the scratch database: any key will do
@@ -147,23 +175,31 @@ async def verify_files(
             runner = Runner(scratch, tracking, settings, conn)
             verifier = _Verifier(runner, tracking, conn)
             try:
-                await _verify_each(verifier, files, results)
+                await _verify_each(verifier, files, results, keep_going)
             finally:
                 await runner.close()
     return VerifyReport(tuple(results))
 
 
 async def _verify_each(
-    verifier: _Verifier, files: Sequence[MigrationFile], results: list[VerifyResult]
+    verifier: _Verifier,
+    files: Sequence[MigrationFile],
+    results: list[VerifyResult],
+    keep_going: bool,
 ) -> None:
     for file in files:
         try:
             result = await verifier.check(file)
         except MigrationFailedError as exc:
-            results.append(VerifyResult(file.version, file.file_name, "failed", error=str(exc)))
-            return
+            result = VerifyResult(file.version, file.file_name, "failed", error=str(exc))
+            if not keep_going:
+                results.append(result)
+                return
+            note = await verifier.recover(file)
+            results.append(replace(result, error=f"{result.error}\n{note}".strip()))
+            continue
         if result.outcome == "not-restored":
             result = replace(result, error=await verifier.reapply(file))
         results.append(result)
-        if result.error:
+        if result.error and not keep_going:
             return
