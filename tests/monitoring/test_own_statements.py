@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from personal_assistant.monitoring.own_statements import TAG, is_own, tagged, tagged_engine
+from personal_assistant.monitoring import server_stats
+from personal_assistant.monitoring.own_statements import (
+    ASYNCPG_INTROSPECTION_PREFIX,
+    TAG,
+    is_own,
+    tagged,
+    tagged_engine,
+)
 from personal_assistant.monitoring.tracker import QueryTracker
 
 
@@ -62,3 +69,27 @@ async def test_one_tagged_engine_is_kept_per_engine(database_url: str) -> None:
         assert tagged_engine(engine) is tagged_engine(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.usefixtures("require_extensions")
+async def test_the_servers_top_statements_leave_out_the_monitoring_and_the_driver(
+    database_url: str,
+) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TYPE mood AS ENUM ('calm', 'busy')"))
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT count(*) FROM pg_class"))
+            await conn.execute(text("SELECT 'calm'::mood"))  # asyncpg introspects the enum
+        async with tagged_engine(engine).connect() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.05)"))  # the costliest, but our own
+        async with engine.connect() as conn:
+            every = (await conn.execute(text("SELECT query FROM pg_stat_statements"))).scalars()
+            assert any(q.startswith(ASYNCPG_INTROSPECTION_PREFIX) for q in every)
+        figures = await server_stats.server_figures(engine, 5.0, limit=100)
+    finally:
+        await engine.dispose()
+    texts = [s["statement"] for s in figures["pg_stat_statements"]["statements"]]
+    assert "SELECT count(*) FROM pg_class" in texts
+    assert not [t for t in texts if is_own(t) or "pg_sleep" in t]

@@ -3,6 +3,7 @@
 The table is created on first use (``CREATE TABLE IF NOT EXISTS``), so recording a
 baseline needs no migration. Rows are keyed by fingerprint and upserted: recording
 again moves each statement's reference to its current figures and keeps the others.
+Its statements run on :func:`~.own_statements.tagged_engine`: the monitoring's own.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from personal_assistant.monitoring.aggregate import MergedStatement
 from personal_assistant.monitoring.alerts import Baseline
+from personal_assistant.monitoring.own_statements import tagged_engine
 from personal_assistant.monitoring.tracker import OTHER
 
 TABLE = "pa_performance_baseline"
@@ -88,7 +90,7 @@ async def store_baseline(
 ) -> dict[str, Baseline]:
     """Record the current figures and return the whole stored baseline."""
     rows = baseline_rows(statements, min_calls)
-    async with engine.begin() as conn:
+    async with tagged_engine(engine).begin() as conn:
         await conn.execute(CREATE_TABLE_SQL)
         if rows:
             await conn.execute(UPSERT_SQL, rows)
@@ -97,7 +99,7 @@ async def store_baseline(
 
 async def load_baseline(engine: AsyncEngine) -> dict[str, Baseline]:
     """The stored baseline (empty when none was ever recorded)."""
-    async with engine.connect() as conn:
+    async with tagged_engine(engine).connect() as conn:
         if not (await conn.execute(TABLE_EXISTS_SQL)).scalar():
             return {}
         return await _select(conn)

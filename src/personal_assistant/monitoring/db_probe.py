@@ -6,6 +6,10 @@ hangs exactly when an operator needs an answer. The whole attempt (connect, quer
 close) runs under one ``asyncio.timeout``, so the endpoint answers within its budget
 whatever the server does (refuses, hangs in the handshake, sleeps in the query).
 Failure reasons name the kind of failure only: no URL, host or password.
+
+A request waits for the shared probe only until its own deadline (fixed when the
+request arrived, see :mod:`.budget`): joining a probe that started earlier, or a loop
+busy with other requests, never stretches an answer past the budget.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import asyncpg
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.retry import asyncpg_dsn
 from personal_assistant.database.settings import DatabaseConfig
+from personal_assistant.monitoring.budget import Deadline, SingleFlight
 from personal_assistant.monitoring.health import ProbeFailure, ProbeResult
+from personal_assistant.monitoring.own_statements import TAG
 
-PROBE_SQL = """
+PROBE_SQL = f"""{TAG}
 SELECT current_setting('server_version') AS server_version,
        current_database() AS database,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
@@ -98,29 +104,40 @@ class SharedProbe:
     probes start 64 server processes, and a load balancer polling every instance
     turns health checking into a load test of the database. Concurrent callers share
     the probe in flight (shielded, so a caller that gives up does not cancel it for the
-    others); a result, pass or fail, answers for ``max_age_s`` seconds (0: only
-    concurrent callers share). The body's ``time`` fields say when it was measured.
+    others), each waiting until its own deadline; a result, pass or fail, answers for
+    ``max_age_s`` seconds (0: only concurrent callers share). The body's ``time``
+    fields say when it was measured.
     """
 
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
         self._result: ProbeResult | ProbeFailure | None = None
         self._measured_at = float("-inf")
-        self._in_flight: asyncio.Task[ProbeResult | ProbeFailure] | None = None
+        self._flight: SingleFlight[ProbeResult | ProbeFailure] = SingleFlight()
 
-    async def get(self, config: DatabaseConfig, timeout_s: float) -> ProbeResult | ProbeFailure:
+    @property
+    def last(self) -> tuple[ProbeResult | ProbeFailure, float] | None:
+        """The latest probe's result and its age in seconds (``None`` before the first)."""
+        if self._result is None:
+            return None
+        return self._result, time.monotonic() - self._measured_at
+
+    async def get(
+        self, config: DatabaseConfig, timeout_s: float, deadline: Deadline | None = None
+    ) -> ProbeResult | ProbeFailure:
+        """The shared result, answered by ``deadline`` (default: ``timeout_s`` from now)."""
         if self._result is not None and time.monotonic() - self._measured_at < self.max_age_s:
             return self._result
-        if self._in_flight is None:
-            self._in_flight = asyncio.ensure_future(self._measure(config, timeout_s))
-        return await asyncio.shield(self._in_flight)
+        deadline = deadline or Deadline.after(timeout_s)
+        try:
+            return await self._flight.join(lambda: self._measure(config, timeout_s), deadline)
+        except TimeoutError:
+            reason = describe(TimeoutError(), deadline.budget_s)
+            return ProbeFailure(reason, deadline.elapsed_s() * 1000)
 
     async def _measure(
         self, config: DatabaseConfig, timeout_s: float
     ) -> ProbeResult | ProbeFailure:
-        try:
-            result = await probe(config, timeout_s)
-            self._result, self._measured_at = result, time.monotonic()
-            return result
-        finally:
-            self._in_flight = None
+        result = await probe(config, timeout_s)
+        self._result, self._measured_at = result, time.monotonic()
+        return result

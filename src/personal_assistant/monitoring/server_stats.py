@@ -5,6 +5,10 @@ current database; ``pg_stat_statements`` (when installed and preloaded) the stat
 that cost the server most. pg_stat_statements keeps utility statements verbatim
 (``ALTER ROLE … PASSWORD '…'``), so its text goes through the same normalization as
 the tracker's before it is shown.
+
+Every statement here runs on :func:`~.own_statements.tagged_engine`, and the top
+statements leave out the project's own and asyncpg's type introspection (see
+:mod:`.own_statements`): an operator looks there for the application's cost.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.monitoring.errors import failure_reason
 from personal_assistant.monitoring.fingerprint import statement_key
+from personal_assistant.monitoring.own_statements import (
+    ASYNCPG_INTROSPECTION_PREFIX,
+    OWN_PREFIX,
+    tagged_engine,
+)
 
 DATABASE_STATS_SQL = text(
     """
@@ -33,6 +42,8 @@ TOP_STATEMENTS_SQL = text(
     SELECT queryid::text AS queryid, query, calls, total_exec_time, mean_exec_time, rows
     FROM pg_stat_statements
     WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND NOT starts_with(ltrim(query), :own_prefix)
+      AND NOT starts_with(ltrim(query), :driver_prefix)
     ORDER BY total_exec_time DESC
     LIMIT :limit
     """
@@ -59,7 +70,12 @@ async def _top_statements(conn: AsyncConnection, limit: int) -> dict[str, Any]:
         return {"available": False, "reason": "extension pg_stat_statements not installed"}
     try:
         async with conn.begin_nested():
-            rows = (await conn.execute(TOP_STATEMENTS_SQL, {"limit": limit})).mappings().all()
+            params = {
+                "limit": limit,
+                "own_prefix": OWN_PREFIX,
+                "driver_prefix": ASYNCPG_INTROSPECTION_PREFIX,
+            }
+            rows = (await conn.execute(TOP_STATEMENTS_SQL, params)).mappings().all()
     except SQLAlchemyError as exc:
         reason = getattr(getattr(exc, "orig", None), "sqlstate", None) or type(exc).__name__
         return {"available": False, "reason": f"pg_stat_statements unusable ({reason})"}
@@ -86,7 +102,7 @@ async def server_figures(engine: AsyncEngine, timeout_s: float, limit: int = 10)
     """
     try:
         with wrap_db_errors("reading the server figures"):
-            async with asyncio.timeout(timeout_s), engine.connect() as conn:
+            async with asyncio.timeout(timeout_s), tagged_engine(engine).connect() as conn:
                 stats = await _database_stats(conn)
                 top = await _top_statements(conn, limit)
                 await conn.rollback()

@@ -1,0 +1,69 @@
+"""Request budgets: one deadline fixed at entry, and work shared by concurrent callers.
+
+A health endpoint promises an answer within ``HEALTH_DB_TIMEOUT``: the whole request,
+not each of its steps. :class:`Deadline` is computed once when the request starts, and
+every step (the probe, readiness's migration check) waits only for what is left of it.
+
+Under load many requests ask for the same answer at once. :class:`SingleFlight` runs
+the work once, as a task, and every concurrent caller awaits that task, shielded: a
+caller whose deadline passes stops waiting (``TimeoutError``) without cancelling the
+work for the others, and no query on a pooled connection is cancelled half-way because
+one client gave up. The work bounds itself with its own timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point on the running event loop's clock by which an answer is due."""
+
+    at: float
+    budget_s: float
+
+    @classmethod
+    def after(cls, budget_s: float) -> Deadline:
+        """The deadline ``budget_s`` seconds from now (call it first thing in a request)."""
+        return cls(asyncio.get_running_loop().time() + budget_s, budget_s)
+
+    def remaining_s(self) -> float:
+        return max(0.0, self.at - asyncio.get_running_loop().time())
+
+    def elapsed_s(self) -> float:
+        return self.budget_s - (self.at - asyncio.get_running_loop().time())
+
+
+class SingleFlight(Generic[T]):
+    """At most one run of some work at a time, its outcome shared by every caller."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[T] | None = None
+
+    @property
+    def in_flight(self) -> bool:
+        return self._task is not None
+
+    async def join(self, work: Callable[[], Coroutine[Any, Any, T]], deadline: Deadline) -> T:
+        """``work()``'s outcome, started now unless a run is in flight.
+
+        Raises ``TimeoutError`` when ``deadline`` passes first; the run goes on.
+        """
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.ensure_future(work())
+            task.add_done_callback(self._finished)
+        async with asyncio.timeout_at(deadline.at):
+            return await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Task[T]) -> None:
+        if self._task is task:
+            self._task = None
+        if not task.cancelled():
+            task.exception()  # retrieved: every caller may have stopped waiting
