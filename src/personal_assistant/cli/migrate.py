@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from personal_assistant.cli.common import cli_engine, console, err_console, run_async
-from personal_assistant.cli.lint import lint
+from personal_assistant.cli.lint import facts, lint
 
 if TYPE_CHECKING:
     from personal_assistant.database.migrations import (
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Versioned SQL migrations with verified rollbacks.", no_args_is_help=True)
 app.command("lint")(lint)
+app.command("facts")(facts)
 
 DatabaseUrl = Annotated[
     str | None,

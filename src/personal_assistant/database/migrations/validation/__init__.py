@@ -31,6 +31,7 @@ from personal_assistant.database.migrations.validation.engine import (
     lint_text,
 )
 from personal_assistant.database.migrations.validation.errors import (
+    FactsFileError,
     MigrationParseError,
     MigrationValidationError,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "CATALOGUE",
     "ColumnType",
     "DatabaseFacts",
+    "FactsFileError",
     "Finding",
     "LintResult",
     "LintSettings",

@@ -4,7 +4,8 @@ Rules stay pure by receiving everything as frozen data. The validator is only as
 as its facts: with a database it knows that ``users`` has 5 million rows and that
 ``tags`` has 12, so a lock on ``tags`` is harmless. Without a database every table that
 the migration did not create is judged as if it were large, because a false alarm costs
-a ``-- pa:allow`` comment while a false "safe" costs an outage.
+a ``-- pa:allow`` comment while a false "safe" costs an outage; unless the migration
+history says more (:mod:`.history`), in which case the facts are marked as a guess.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class TableFacts:
     columns: Mapping[str, ColumnType] = field(default_factory=dict)
     #: Columns covered by a validated ``CHECK (col IS NOT NULL)`` constraint.
     not_null_checked: frozenset[str] = frozenset()
+    #: Set when the facts are guessed from the migration history rather than read from
+    #: a database: why the size is what it is (:mod:`.history`).
+    guess: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class RuleContext:
             return SizeVerdict(True, f"no database facts for {table}: assuming it is large")
         if not found.exists:
             return SizeVerdict(False, f"{table} does not exist in the target database yet")
+        if found.guess:
+            limit = self.settings.large_table_rows
+            return SizeVerdict(found.rows is None or found.rows >= limit, found.guess)
         if found.rows is None:
             return SizeVerdict(True, f"{table} has never been analyzed: assuming it is large")
         limit = self.settings.large_table_rows

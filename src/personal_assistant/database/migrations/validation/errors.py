@@ -7,6 +7,7 @@ The tree::
         ├── MigrationFileError          a file is malformed; carries path and line
         │   └── MigrationParseError     PostgreSQL's parser rejected the SQL
         └── MigrationValidationError    root of the validator's own errors
+            └── FactsFileError          a table facts file cannot be read or is not one
 
 The validator reads SQL through the same parser as ``migrate up``
 (:mod:`personal_assistant.database.migrations.sql_parse`), so SQL it cannot read is a
@@ -22,10 +23,16 @@ from __future__ import annotations
 
 from personal_assistant.database.migrations.errors import MigrationError, MigrationParseError
 
-__all__ = ["MigrationParseError", "MigrationValidationError"]
+__all__ = ["FactsFileError", "MigrationParseError", "MigrationValidationError"]
 
 
 class MigrationValidationError(MigrationError):
-    """Root of the errors the migration validator raises about itself (none today)."""
+    """Root of the errors the migration validator raises about itself."""
+
+    __module__ = "personal_assistant.database.migrations.validation"
+
+
+class FactsFileError(MigrationValidationError):
+    """Raised when a ``--facts`` file cannot be read or is not a pa-db table facts file."""
 
     __module__ = "personal_assistant.database.migrations.validation"

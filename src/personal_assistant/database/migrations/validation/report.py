@@ -33,8 +33,9 @@ def summary(results: Sequence[LintResult]) -> dict[str, int]:
     }
 
 
-def render_text(results: Sequence[LintResult]) -> str:
-    """``file:line: severity [rule] why`` plus the safe alternative, one block each."""
+def render_text(results: Sequence[LintResult], notes: Sequence[str] = ()) -> str:
+    """``file:line: severity [rule] why`` plus the safe alternative, one block each;
+    ``notes`` (e.g. that sizes were guessed) come last, before the counts."""
     lines: list[str] = []
     for result in results:
         for finding in result.active:
@@ -44,6 +45,7 @@ def render_text(results: Sequence[LintResult]) -> str:
                 f"{finding.path}:{finding.line}: allowed [{finding.rule}] "
                 f"{finding.suppressed_reason}"
             )
+    lines.extend(f"note: {note}" for note in notes)
     counts = summary(results)
     lines.append(
         f"{counts['errors']} error(s), {counts['warnings']} warning(s), "
@@ -62,8 +64,9 @@ def _json_finding(finding: Finding) -> dict[str, Any]:
     }
 
 
-def render_json(results: Sequence[LintResult]) -> str:
-    """``{"files": [{"path", "findings": [...], "suppressed": [...]}], "summary": {...}}``."""
+def render_json(results: Sequence[LintResult], notes: Sequence[str] = ()) -> str:
+    """``{"files": [{"path", "findings": [...], "suppressed": [...]}], "summary": {...},
+    "notes": [...]}``."""
     files = [
         {
             "path": result.path,
@@ -74,4 +77,4 @@ def render_json(results: Sequence[LintResult]) -> str:
         }
         for result in results
     ]
-    return json.dumps({"files": files, "summary": summary(results)}, indent=2)
+    return json.dumps({"files": files, "summary": summary(results), "notes": list(notes)}, indent=2)
