@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.monitoring import sessions
+from personal_assistant.monitoring.budget import Deadline
 from personal_assistant.monitoring.health import Status
 from personal_assistant.monitoring.metrics import Figures, render
 from personal_assistant.monitoring.sessions import (
@@ -189,3 +190,19 @@ async def test_concurrent_callers_share_one_read(monkeypatch: pytest.MonkeyPatch
     results = await asyncio.gather(*(shared.get(config, 1.0) for _ in range(10)))
     assert calls == 1 and all(r is results[0] for r in results)
     assert await shared.get(config, 1.0) is results[0]  # and the result is reused
+
+
+async def test_a_caller_stops_waiting_at_its_deadline_and_the_read_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def slow_read(config: Any, timeout_s: float, long_running_s: float) -> SessionsReading:
+        await asyncio.sleep(0.3)
+        return pile_up(1.0)
+
+    monkeypatch.setattr(sessions, "read_sessions", slow_read)
+    shared = sessions.SharedSessions(max_age_s=60, long_running_s=60)
+    config = DatabaseConfig(url="postgresql://u@127.0.0.1:1/db")
+    early = await shared.get(config, 1.0, Deadline.after(0.05))
+    assert isinstance(early, SessionsUnavailable) and "no answer within 0.05 s" in early.reason
+    later = await shared.get(config, 1.0)
+    assert isinstance(later, SessionsReading) and len(later.blocked) == 1

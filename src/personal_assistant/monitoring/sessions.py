@@ -30,6 +30,7 @@ import asyncpg
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.monitoring import db_probe
+from personal_assistant.monitoring.budget import Deadline, SingleFlight
 from personal_assistant.monitoring.fingerprint import StatementKey, statement_key
 from personal_assistant.monitoring.health import Check, Status, above
 
@@ -332,7 +333,8 @@ class SharedSessions:
 
     ``/health/database``, the dashboard and ``/metrics`` all want the same figures; a
     pile-up is exactly when they poll most, and when an extra connection per request
-    would hurt most.
+    would hurt most. Each caller waits until its own deadline at most (the read goes on
+    for the others, see :class:`.budget.SingleFlight`).
     """
 
     def __init__(self, max_age_s: float, long_running_s: float) -> None:
@@ -340,19 +342,21 @@ class SharedSessions:
         self.long_running_s = long_running_s
         self._result: SessionsResult | None = None
         self._read_at = float("-inf")
-        self._in_flight: asyncio.Task[SessionsResult] | None = None
+        self._flight: SingleFlight[SessionsResult] = SingleFlight()
 
-    async def get(self, config: DatabaseConfig, timeout_s: float) -> SessionsResult:
+    async def get(
+        self, config: DatabaseConfig, timeout_s: float, deadline: Deadline | None = None
+    ) -> SessionsResult:
+        """The shared result, answered by ``deadline`` (default: ``timeout_s`` from now)."""
         if self._result is not None and time.monotonic() - self._read_at < self.max_age_s:
             return self._result
-        if self._in_flight is None:
-            self._in_flight = asyncio.ensure_future(self._read(config, timeout_s))
-        return await asyncio.shield(self._in_flight)
+        deadline = deadline or Deadline.after(timeout_s)
+        try:
+            return await self._flight.join(lambda: self._read(config, timeout_s), deadline)
+        except TimeoutError:
+            return SessionsUnavailable(db_probe.describe(TimeoutError(), deadline.budget_s))
 
     async def _read(self, config: DatabaseConfig, timeout_s: float) -> SessionsResult:
-        try:
-            result = await read_sessions(config, timeout_s, self.long_running_s)
-            self._result, self._read_at = result, time.monotonic()
-            return result
-        finally:
-            self._in_flight = None
+        result = await read_sessions(config, timeout_s, self.long_running_s)
+        self._result, self._read_at = result, time.monotonic()
+        return result
