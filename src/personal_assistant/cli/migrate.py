@@ -9,7 +9,7 @@ method and renders the result. Errors are ``MigrationError`` subclasses, which
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,8 +20,8 @@ from personal_assistant.cli.common import cli_engine, console, err_console, run_
 from personal_assistant.cli.lint import facts, lint
 
 if TYPE_CHECKING:
+    from personal_assistant.cli.migrate_report import StepReport
     from personal_assistant.database.migrations import (
-        Event,
         MigrationManager,
         MigrationStatus,
         RunnerSettings,
@@ -60,6 +60,7 @@ def _state_style(state: str) -> str:
         State.MISSING: "red",
         State.CHANGED: "bold red",
         State.FAILED: "bold red",
+        State.RUNNING: "yellow",
     }
     return styles[State(state)]
 
@@ -143,37 +144,32 @@ def _print_sql(title: str, sql: str) -> None:
     console.print(Syntax(sql.strip(), "sql", word_wrap=True))
 
 
-def _report(results: Sequence[StepResult], verb: str) -> None:
-    if not results:
-        console.print("[green]nothing to do[/]: the database is up to date")
-        return
-    for r in results:
-        console.print(f"[green]{verb}[/] {r.file_name} in {r.execution_ms} ms")
+AsJson = Annotated[bool, typer.Option("--json", help="one JSON document: steps, or the failure")]
 
 
-class _UpgradeProgress:
-    """``migrate up``'s progress bar, fed by the runner's events; made only when needed."""
+def _runner_settings(
+    lock_timeout: int, statement_timeout: int, lock_retries: int, wait_timeout: float
+) -> RunnerSettings:
+    from personal_assistant.database.migrations import RunnerSettings
 
-    def __init__(self, total: int) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    return RunnerSettings(
+        lock_timeout_ms=lock_timeout,
+        statement_timeout_ms=statement_timeout,
+        lock_retries=lock_retries,
+        wait_timeout_s=wait_timeout,
+    )
 
-        self.bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task = self.bar.add_task("migrating", total=total)
 
-    def show(self, event: Event) -> None:
-        if event.kind == "start":
-            self.bar.update(self.task, description=f"applying {event.file_name}")
-        elif event.kind == "retry":
-            self.bar.console.print(f"[yellow]retrying[/] {event.file_name}: {event.detail}")
-        else:
-            self.bar.advance(self.task)
+def _run_steps(report: StepReport, steps: Coroutine[Any, Any, list[StepResult]]) -> None:
+    """Run ``up``/``down``; the report says every step, and how a failure left things."""
+    from personal_assistant.database.migrations import MigrationError
+
+    try:
+        results = run_async(steps)
+    except MigrationError as exc:
+        report.fail(exc)
+        raise
+    report.finish(results)
 
 
 @app.command()
@@ -186,48 +182,36 @@ def up(
     allow_dangerous: Annotated[
         bool, typer.Option("--allow-dangerous", help="apply despite validator errors")
     ] = False,
+    as_json: AsJson = False,
     lock_timeout: LockTimeout = 2000,
     statement_timeout: StatementTimeout = 0,
     lock_retries: LockRetries = 3,
     wait_timeout: WaitTimeout = 300.0,
 ) -> None:
-    """Apply pending migrations in order, each in its own transaction."""
-    from personal_assistant.database.migrations import RunnerSettings
+    """Apply pending migrations in order, each in its own transaction.
 
-    settings = RunnerSettings(
-        lock_timeout_ms=lock_timeout,
-        statement_timeout_ms=statement_timeout,
-        lock_retries=lock_retries,
-        wait_timeout_s=wait_timeout,
-    )
-    progress: _UpgradeProgress | None = None
+    Every step is checked before the first one runs; each migration applied is
+    reported as it happens (version, description, time taken).
+    """
+    from personal_assistant.cli.migrate_report import StepReport
 
-    def on_event(event: Event) -> None:
-        if progress is not None:
-            progress.show(event)
+    settings = _runner_settings(lock_timeout, statement_timeout, lock_retries, wait_timeout)
+    report = StepReport("up", as_json=as_json)
 
     async def run() -> list[StepResult]:
-        nonlocal progress
-        async with _manager(database_url, directory, schema, settings, on_event) as manager:
-            plan = await manager.plan_upgrade(to)
+        async with _manager(database_url, directory, schema, settings, report.on_event) as m:
             if dry_run:
-                for f in plan:
+                for f in await m.plan_upgrade(to):
                     _print_sql(f"{f.file_name} (up)", f.up.sql)
                 return []
-            if not plan:
-                # The plan passed the checks `upgrade` makes (checksums, missing files,
-                # failed runs, order): with nothing pending, skip the lock, the tracking
-                # table's DDL and the validator. This is what most deploys run.
-                return []
-            progress = _UpgradeProgress(len(plan))
-            with progress.bar:
-                results = await manager.upgrade(to, allow_dangerous=allow_dangerous)
-            _warn_notices(await manager.notices(r.version for r in results))
+            results = await m.upgrade(to, allow_dangerous=allow_dangerous)
+            _warn_notices(await m.notices(r.version for r in results))
             return results
 
-    results = run_async(run())
-    if not dry_run:
-        _report(results, "applied")
+    if dry_run:
+        run_async(run())
+        return
+    _run_steps(report, run())
 
 
 @app.command()
@@ -238,27 +222,36 @@ def down(
     to: Annotated[int | None, typer.Option("--to", help="roll back above this version")] = None,
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="how many")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the SQL only")] = False,
+    as_json: AsJson = False,
     lock_timeout: LockTimeout = 2000,
     statement_timeout: StatementTimeout = 0,
+    lock_retries: LockRetries = 3,
+    wait_timeout: WaitTimeout = 300.0,
 ) -> None:
-    """Roll back with the stored down SQL, newest first (default: the newest one)."""
+    """Roll back with the stored down SQL, newest first (default: the newest one).
+
+    Every rollback is checked before the first one runs (each has a down section that
+    parses, nothing failed or edited on record): if one cannot be done, none is.
+    """
     if to is not None and steps is not None:
         raise typer.BadParameter("give --to or --steps, not both")
-    from personal_assistant.database.migrations import RunnerSettings
+    from personal_assistant.cli.migrate_report import StepReport
 
-    settings = RunnerSettings(lock_timeout_ms=lock_timeout, statement_timeout_ms=statement_timeout)
+    settings = _runner_settings(lock_timeout, statement_timeout, lock_retries, wait_timeout)
+    report = StepReport("down", as_json=as_json)
 
     async def run() -> list[StepResult]:
-        async with _manager(database_url, directory, schema, settings) as manager:
+        async with _manager(database_url, directory, schema, settings, report.on_event) as m:
             if dry_run:
-                for row in await manager.plan_downgrade(to, steps=steps):
+                for row in await m.plan_downgrade(to, steps=steps):
                     _print_sql(f"{row.file_name} (down)", row.down_sql or "-- no down section")
                 return []
-            return await manager.downgrade(to, steps=steps)
+            return await m.downgrade(to, steps=steps)
 
-    results = run_async(run())
-    if not dry_run:
-        _report(results, "rolled back")
+    if dry_run:
+        run_async(run())
+        return
+    _run_steps(report, run())
 
 
 def _print_verify(report: VerifyReport) -> None:
@@ -276,13 +269,22 @@ def _print_verify(report: VerifyReport) -> None:
 
 @app.command()
 def verify(
-    database_url: DatabaseUrl = None, directory: Directory = None, schema: Schema = "public"
+    database_url: DatabaseUrl = None,
+    directory: Directory = None,
+    schema: Schema = "public",
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", help="check every file and report every failure"),
+    ] = False,
 ) -> None:
-    """Prove every migration's rollback: up, snapshot, down, compare, up again."""
+    """Prove every migration's rollback: up, snapshot, down, compare, up again.
+
+    It stops at the first step that fails, unless --keep-going; exit 1 on any failure.
+    """
 
     async def run() -> VerifyReport:
         async with _manager(database_url, directory, schema) as manager:
-            return await manager.verify()
+            return await manager.verify(keep_going=keep_going)
 
     report = run_async(run())
     _print_verify(report)
@@ -335,8 +337,8 @@ def repair(
 def _warn_notices(notices: Sequence[tuple[str, str]]) -> None:
     """What the server said while migrations ran (``identifier ... will be truncated``)."""
     for file_name, notice in notices:
-        err_console.print(f"[yellow]warning[/] {file_name}: ", end="")
-        err_console.print(notice, markup=False, highlight=False)
+        err_console.print(f"[yellow]warning[/] {file_name}: ", end="", soft_wrap=True)
+        err_console.print(notice, markup=False, highlight=False, soft_wrap=True)
 
 
 FromTool = Annotated[str, typer.Option("--from", help="the tool the history comes from")]
@@ -365,16 +367,20 @@ def import_(
         f"{len(report.unchanged)} already there",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     for path in report.written:
-        console.print(f"  wrote {path.name}", markup=False, highlight=False)
+        console.print(f"  wrote {path.name}", markup=False, highlight=False, soft_wrap=True)
     for name, note in report.notes:
-        console.print(f"  note {name}: {note}", markup=False, highlight=False)
+        console.print(f"  note {name}: {note}", markup=False, highlight=False, soft_wrap=True)
     if report.skipped:
         err_console.print(f"[yellow]not imported[/] ({len(report.skipped)}):")
         for skipped in report.skipped:
             err_console.print(
-                f"  {skipped.source}: {skipped.reason}", markup=False, highlight=False
+                f"  {skipped.source}: {skipped.reason}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
             )
 
 
@@ -414,6 +420,7 @@ def adopt(
         f"recorded as applied: {shown}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if report.moved_to:
         console.print(
@@ -421,6 +428,7 @@ def adopt(
             "pa-db's table",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     for note in report.notes:
-        console.print(f"  note: {note}", markup=False, highlight=False)
+        console.print(f"  note: {note}", markup=False, highlight=False, soft_wrap=True)
