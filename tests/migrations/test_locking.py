@@ -101,3 +101,43 @@ async def test_waiting_runner_holds_no_transaction_or_snapshot(
             other.execute("SELECT pg_advisory_unlock(%s)", [key])
             assert [r.version for r in await task] == [1, 2]
     assert waiting and all(row == ("idle", True, True) for row in waiting)
+
+
+GATE_WAIT = (
+    "DO $$ BEGIN WHILE NOT EXISTS (SELECT FROM gate) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$;"
+)
+
+
+async def wait_until_active(dsn: str, fragment: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for _ in range(1200):
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s",
+                [f"%{fragment}%"],
+            ).fetchone()
+            if row and row[0]:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing ran {fragment!r}")
+
+
+@pytest.mark.parametrize("no_tx", [False, True], ids=["transactional", "no-transaction"])
+async def test_the_lock_wait_message_says_what_the_holders_migration_is_doing(
+    database_url: str, database_dsn: str, tmp_path: Path, no_tx: bool
+) -> None:
+    write(tmp_path, "0001_gate.sql", "CREATE TABLE gate (id int);", "DROP TABLE gate;")
+    write(tmp_path, "0002_wait.sql", GATE_WAIT, "SELECT 1;", no_tx=no_tx)
+    async with MigrationManager(database_url, tmp_path) as holder:
+        running = asyncio.create_task(holder.upgrade())
+        await wait_until_active(database_dsn, "FROM gate")
+        waiter = RunnerSettings(wait_timeout_s=0.3, poll_interval_s=0.1)
+        async with MigrationManager(database_url, tmp_path, settings=waiter) as other:
+            with pytest.raises(LockTimeoutError) as info:
+                await other.upgrade()
+        with psycopg.connect(database_dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO gate VALUES (1)")
+        assert [r.version for r in await running] == [1, 2]
+    message = str(info.value)
+    assert "migrating on pid" in message, message
+    assert "active, query started" in message and "WHILE NOT EXISTS" in message
+    assert "idle for" not in message.split("migrating on")[1]
