@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from personal_assistant.monitoring import server_stats
+from personal_assistant.database import session as db
+from personal_assistant.monitoring import aggregate, server_stats
 from personal_assistant.monitoring.own_statements import (
     ASYNCPG_INTROSPECTION_PREFIX,
     TAG,
@@ -15,6 +16,7 @@ from personal_assistant.monitoring.own_statements import (
     tagged_engine,
 )
 from personal_assistant.monitoring.tracker import QueryTracker
+from tests.monitoring.conftest import MonitoredApp
 
 
 @pytest.mark.parametrize(
@@ -93,3 +95,33 @@ async def test_the_servers_top_statements_leave_out_the_monitoring_and_the_drive
     texts = [s["statement"] for s in figures["pg_stat_statements"]["statements"]]
     assert "SELECT count(*) FROM pg_class" in texts
     assert not [t for t in texts if is_own(t) or "pg_sleep" in t]
+
+
+def test_the_slowest_statements_leave_out_the_monitorings_own() -> None:
+    tracker = QueryTracker()
+    tracker.record(f"{TAG} SELECT * FROM pg_stat_database", 900.0)
+    tracker.record("WITH RECURSIVE typeinfo_tree(oid) AS (SELECT 1) SELECT * FROM t", 800.0)
+    tracker.record("SELECT * FROM users WHERE id = 1", 5.0)
+    view = aggregate.performance_view([tracker.wire()])
+    assert [s["statement"] for s in view["slowest_statements"]] == [
+        "SELECT * FROM users WHERE id = $1"
+    ]
+    assert len(view["statements"]) == 3  # still counted, only not shown as the slowest
+
+
+@pytest.mark.usefixtures("require_extensions")
+async def test_the_performance_endpoint_shows_the_applications_statements(
+    monitored_app: MonitoredApp,
+) -> None:
+    async with monitored_app() as (_, client):
+        async with db.get_engine().connect() as conn:
+            await conn.execute(text("SELECT count(*) FROM pg_namespace"))
+        await client.get("/health/ready")
+        await client.get("/health/database/performance")  # runs the monitoring's reads
+        body = (await client.get("/health/database/performance")).json()
+    slowest = [s["statement"] for s in body["slowest_statements"]]
+    server = [s["statement"] for s in body["server"]["pg_stat_statements"]["statements"]]
+    tracked = [s["statement"] for s in body["statements"]]
+    assert "SELECT count(*) FROM pg_namespace" in slowest
+    assert not [t for t in slowest + server if is_own(t)]
+    assert [t for t in tracked if t.startswith(TAG)]  # the baseline and server reads

@@ -43,10 +43,12 @@ from personal_assistant.monitoring import (
     aggregate,
     alerts,
     baseline,
+    db_probe,
     scaling,
     server_stats,
     sessions,
 )
+from personal_assistant.monitoring.budget import Deadline
 from personal_assistant.monitoring.errors import failure_reason
 from personal_assistant.monitoring.health import (
     Check,
@@ -60,6 +62,7 @@ from personal_assistant.monitoring.health import (
     pool_efficiency,
 )
 from personal_assistant.monitoring.metrics import Figures, render
+from personal_assistant.monitoring.own_statements import tagged_engine
 from personal_assistant.monitoring.readiness import PendingCheck
 from personal_assistant.monitoring.runtime import Gathered, MonitoringRuntime
 from personal_assistant.monitoring.settings import MonitoringSettings, get_monitoring_settings
@@ -108,13 +111,26 @@ async def liveness(runtime: RuntimeDep) -> JSONResponse:
     return health_json(HealthReport((check,), "liveness"))
 
 
-async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCheck) -> Check:
+async def _migrations_check(
+    runtime: MonitoringRuntime, pending_check: PendingCheck, deadline: Deadline
+) -> Check:
+    """Pending migrations, by ``deadline``: concurrent requests share one read."""
     if time.monotonic() < runtime.migrations_ok_until:
         return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
     try:
+        return await runtime.migrations_read.join(
+            lambda: _read_migrations(runtime, pending_check), deadline
+        )
+    except TimeoutError:
+        output = db_probe.describe(TimeoutError(), deadline.budget_s)
+        return Check("migrations", "pending", Status.FAIL, "component", output=output)
+
+
+async def _read_migrations(runtime: MonitoringRuntime, pending_check: PendingCheck) -> Check:
+    try:
         with wrap_db_errors("checking for pending migrations"):
             async with asyncio.timeout(runtime.settings.health_db_timeout):
-                pending = await pending_check(db.get_engine())
+                pending = await pending_check(tagged_engine(db.get_engine()))
     except (DatabaseError, MigrationError) as exc:
         output = failure_reason(exc)
         return Check("migrations", "pending", Status.FAIL, "component", output=output)
@@ -132,6 +148,7 @@ async def _migrations_check(runtime: MonitoringRuntime, pending_check: PendingCh
 async def readiness(
     runtime: RuntimeDep, pending_check: PendingDep, startup: StartupDep
 ) -> JSONResponse:
+    deadline = Deadline.after(runtime.settings.health_db_timeout)  # the whole request's
     with _timed(runtime, "ready"):
         try:
             config = db.get_config()
@@ -140,14 +157,14 @@ async def readiness(
         if startup is not None and not startup.ready:
             check = Check("service", "startup", Status.FAIL, "component", output=startup.reason)
             return health_json(HealthReport((check,), "readiness"))
-        probe = await runtime.probe.get(config, runtime.settings.health_db_timeout)
+        probe = await runtime.probe.get(config, deadline.budget_s, deadline)
         reach = Check("postgresql", "reachable", Status.PASS, "datastore", True)
         if isinstance(probe, ProbeFailure):
             reach = Check(
                 "postgresql", "reachable", Status.FAIL, "datastore", False, output=probe.reason
             )
             return health_json(HealthReport((reach,), "readiness"))
-        migrations = await _migrations_check(runtime, pending_check)
+        migrations = await _migrations_check(runtime, pending_check, deadline)
         return health_json(HealthReport((reach, migrations), "readiness"))
 
 
@@ -172,6 +189,7 @@ def _session_limits(settings: MonitoringSettings) -> sessions.SessionThresholds:
 async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -> JSONResponse:
     """Open to all: status, round-trip time and blocked-session counts; with read access,
     the server's details and the blocked and blocking sessions too."""
+    deadline = Deadline.after(runtime.settings.health_db_timeout)  # the whole request's
     with _timed(runtime, "database"):
         try:
             config = db.get_config()
@@ -179,7 +197,8 @@ async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -
             return health_json(HealthReport((_engine_down("postgresql"),), "database"))
         timeout_s = runtime.settings.health_db_timeout
         probe, waits = await asyncio.gather(
-            runtime.probe.get(config, timeout_s), runtime.sessions.get(config, timeout_s)
+            runtime.probe.get(config, timeout_s, deadline),
+            runtime.sessions.get(config, timeout_s, deadline),
         )
         details: dict[str, Any] = {"timeout_s": timeout_s}
         if not isinstance(probe, ProbeFailure):

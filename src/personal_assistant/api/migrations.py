@@ -3,7 +3,7 @@
 Token-protected like the other detailed endpoints and answers in the health+json
 format: ``warn`` while migrations are pending or a file and its tracking row disagree,
 ``fail`` (503) with a readable reason when the status cannot be read, e.g. while the
-database is down.
+database is down. Its reads are tagged as the monitoring's own (the dashboard polls it).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from personal_assistant.database.migrations.manager import MigrationManager
 from personal_assistant.database.migrations.plan import MigrationStatus, State
 from personal_assistant.monitoring import db_probe
 from personal_assistant.monitoring.health import Check, HealthReport, Status
+from personal_assistant.monitoring.own_statements import tagged_engine
 
 _PROBLEMS = (State.MISSING, State.CHANGED, State.FAILED)
 
@@ -108,7 +109,7 @@ async def migrations_health(runtime: RuntimeDep) -> JSONResponse:
     try:
         with wrap_db_errors("reading the migration status"):
             async with asyncio.timeout(timeout_s):
-                status = await MigrationManager(db.get_engine()).status()
+                status = await MigrationManager(tagged_engine(db.get_engine())).status()
     except (DatabaseError, MigrationError) as exc:
         report = _unavailable(_reason(exc, timeout_s))
     else:

@@ -16,6 +16,7 @@ from typing import Any
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.monitoring import sketch_codec
 from personal_assistant.monitoring.alerts import StatementFigures
+from personal_assistant.monitoring.own_statements import is_own
 
 
 @dataclass
@@ -91,9 +92,9 @@ def performance_view(
             "window_ms": window.summary().as_dict(),
         },
         "slow_query_count": sum(int(p["slow_total"]) for p in perfs),
-        "slowest_statements": [
+        "slowest_statements": [  # the application's: the monitoring's own are left out
             {k: row[k] for k in ("fingerprint", "statement", "calls", "total_ms")}
-            for row in rows[:top]
+            for row in [r for r in rows if not is_own(r["statement"])][:top]
         ],
         "statements": rows,
         "recent_slow_queries": slow[:recent_slow],

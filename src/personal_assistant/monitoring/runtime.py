@@ -26,8 +26,10 @@ from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.pool_stats import PoolStats
 from personal_assistant.monitoring import aggregate, alerts
 from personal_assistant.monitoring.baseline import load_baseline
+from personal_assistant.monitoring.budget import SingleFlight
 from personal_assistant.monitoring.db_probe import SharedProbe
 from personal_assistant.monitoring.errors import MonitoringError, failure_reason
+from personal_assistant.monitoring.health import Check
 from personal_assistant.monitoring.redis_publish import SnapshotStore
 from personal_assistant.monitoring.sessions import SharedSessions
 from personal_assistant.monitoring.settings import MonitoringSettings
@@ -70,6 +72,8 @@ class MonitoringRuntime:
     leading: bool = True
     started: float = field(default_factory=time.monotonic)
     migrations_ok_until: float = float("-inf")
+    #: Readiness's migration read, shared by concurrent requests (see ``budget``).
+    migrations_read: SingleFlight[Check] = field(default_factory=SingleFlight)
     probe: SharedProbe = field(default_factory=lambda: SharedProbe(0.0))
     sessions: SharedSessions = field(default_factory=lambda: SharedSessions(0.0, 60.0))
     _baseline: dict[str, alerts.Baseline] = field(default_factory=dict)
