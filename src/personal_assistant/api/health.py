@@ -388,5 +388,12 @@ async def metrics(runtime: RuntimeDep) -> Response:
             health_durations=runtime.health_durations,
             workers=len(gathered.snapshots),
             sessions=await _sessions_reading(runtime),
+            probe=_last_probe(runtime),
         )
         return Response(render(figures), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
+
+
+def _last_probe(runtime: MonitoringRuntime) -> tuple[bool, float] | None:
+    """(passed, age) of the latest probe the health endpoints took; /metrics takes none."""
+    last = runtime.probe.last
+    return None if last is None else (not isinstance(last[0], ProbeFailure), last[1])

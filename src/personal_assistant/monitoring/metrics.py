@@ -5,9 +5,14 @@ No metric objects live in the global registry: each scrape builds a fresh
 before (possibly from every worker through Redis), so several apps in one process never
 collide and gauges are never stale. Histograms are read from the DDSketches' bins.
 
-Names follow OpenTelemetry's database-client semantic conventions where one exists
-(``db.client.connection.count`` → ``db_client_connection_count``, seconds as the unit
-suffix); the rest are prefixed ``pa_``.
+Names follow OpenTelemetry's database-client semantic conventions where one exists,
+translated as Prometheus expects them (``promtool check metrics`` passes): dots become
+underscores, seconds are the unit suffix, counters end in ``_total``, and a gauge never
+ends in ``_count``, ``_sum`` or ``_bucket`` (those belong to histograms), so
+``db.client.connection.count`` is exposed as ``db_client_connections``. The rest are
+prefixed ``pa_``. The opaque ``fingerprint`` labels join to their statements through
+``db_client_statement_info``. prometheus_client's ``process_*`` and ``python_*``
+collectors are added to each scrape's registry (this worker's process only).
 """
 
 from __future__ import annotations
@@ -16,11 +21,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    generate_latest,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
+    InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector
@@ -33,6 +45,10 @@ from personal_assistant.monitoring.sessions import SessionsReading
 
 #: Bucket bounds in seconds (as OpenTelemetry recommends for db.client.*.duration).
 BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+#: Longest statement text in ``db_client_statement_info`` (the fingerprint is the key).
+INFO_TEXT = 120
+#: prometheus_client's own collectors of this process, added to every scrape's registry.
+PROCESS_COLLECTORS = (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR)
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,8 @@ class Figures:
     pool_name: str = "default"
     #: The database's blocked and long-running sessions (``None``: not read).
     sessions: SessionsReading | None = None
+    #: This worker's latest probe: (passed, age in seconds); ``None`` before the first.
+    probe: tuple[bool, float] | None = None
 
 
 def _histogram(family: HistogramMetricFamily, labels: list[str], sketch: LatencySketch) -> None:
@@ -67,6 +85,7 @@ class FiguresCollector(Collector):
         yield from self._queries()
         yield from self._service()
         yield from self._sessions()
+        yield from self._probe()
 
     def _pool(self) -> Iterator[Metric]:
         f = self.figures
@@ -75,7 +94,7 @@ class FiguresCollector(Collector):
             return
         name = [f.pool_name]
         count = GaugeMetricFamily(
-            "db_client_connection_count",
+            "db_client_connections",
             "Connections currently in the pool, by state.",
             labels=["db_client_connection_pool_name", "db_client_connection_state"],
         )
@@ -138,11 +157,18 @@ class FiguresCollector(Collector):
             "Statements slower than DATABASE_SLOW_QUERY_MS.",
             labels=["fingerprint"],
         )
+        info = InfoMetricFamily(
+            "db_client_statement",
+            "The normalized statement behind each fingerprint (shortened).",
+            labels=["fingerprint", "statement"],
+        )
         for fp, stmt in f.statements.items():
             _histogram(duration, ["postgresql", fp], stmt.total)
             slow.add_metric([fp], float(stmt.slow))
+            info.add_metric([fp, _shortened(stmt.statement)], {})
         yield duration
         yield slow
+        yield info
         total = CounterMetricFamily("pa_db_slow_queries_all", "Slow statements, all kinds.")
         total.add_metric([], float(f.slow_total))
         yield total
@@ -195,9 +221,32 @@ class FiguresCollector(Collector):
             gauge.add_metric([], float(value))
             yield gauge
 
+    def _probe(self) -> Iterator[Metric]:
+        """This worker's latest probe, as taken by the health endpoints (no probe here)."""
+        last = self.figures.probe
+        up = GaugeMetricFamily("pa_db_up", "1 if the latest database probe passed, 0 if it failed.")
+        age = GaugeMetricFamily(
+            "pa_db_probe_age_seconds", "Seconds since the latest database probe ended."
+        )
+        if last is not None:
+            up.add_metric([], 1.0 if last[0] else 0.0)
+            age.add_metric([], round(last[1], 3))
+        yield up
+        yield age
+
+
+def _shortened(statement: str) -> str:
+    return statement if len(statement) <= INFO_TEXT else statement[: INFO_TEXT - 1] + "…"
+
 
 def render(figures: Figures) -> bytes:
-    """The text exposition format for ``figures``."""
+    """The text exposition format for ``figures``, with this process's collectors.
+
+    A fresh registry per scrape, so the process collectors are registered once per
+    scrape whatever the number of apps in the process.
+    """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FiguresCollector(figures))
+    for collector in PROCESS_COLLECTORS:
+        registry.register(collector)
     return generate_latest(registry)
