@@ -13,12 +13,17 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from personal_assistant.database.failover import (
+    PrimaryTracker,
+    install_failover_detection,
+    watch_connects,
+)
 from personal_assistant.database.ping import install_pre_ping
 from personal_assistant.database.pool import InstrumentedAsyncPool
 from personal_assistant.database.pool_stats import PoolStatsCollector
 from personal_assistant.database.retry import make_async_creator
 from personal_assistant.database.settings import DatabaseConfig
-from personal_assistant.database.urls import mask_url
+from personal_assistant.database.urls import mask_url, url_hosts
 
 
 def create_engine_from_config(
@@ -33,6 +38,8 @@ def create_engine_from_config(
     exponential backoff and jitter; statements are never retried, because one that
     failed half-way may already have had side effects.
     """
+    # Replicas pass their own URL; only the primary's engine follows a failover.
+    tracker = PrimaryTracker(hosts=url_hosts(config.sqlalchemy_url)) if url is None else None
     url = url or config.sqlalchemy_url
     collector = stats or PoolStatsCollector(config.pool_size, config.max_overflow)
     holder: dict[str, AsyncEngine] = {}
@@ -45,6 +52,8 @@ def create_engine_from_config(
         masked_url=mask_url(url),
         command_timeout=config.effective_command_timeout,
     )
+    if tracker is not None:
+        async_connect = watch_connects(tracker, async_connect)
 
     def creator() -> Any:
         # The adapted DB-API connect is what SQLAlchemy itself would call; going
@@ -76,6 +85,8 @@ def create_engine_from_config(
     if config.pool_pre_ping:
         install_pre_ping(engine, idle_s=config.pool_pre_ping_idle)
     collector.attach(engine)
+    if tracker is not None:
+        install_failover_detection(engine, tracker)
     if config.pgbouncer and config.timeouts(explicit_only=True):
         _set_timeouts_per_transaction(engine, config.timeouts(explicit_only=True))
     return engine

@@ -6,6 +6,12 @@ and measures its replication lag; reads go round-robin to the replicas that answ
 and lag at most ``DATABASE_MAX_REPLICA_LAG_MS``, and to the primary when none does.
 A replica that fails when a read session opens is marked down at once and the read
 moves on, so a replica going away costs no failed request.
+
+A replica found *not* in recovery has been promoted (a failover made it the primary):
+it leaves the replica set until it is a standby again. The check closes the connection
+that found it so, one per check, so an entry naming several hosts
+(``target_session_attrs=prefer-standby``) soon picks a standby afresh. Writes never go
+through these engines in any case.
 """
 
 from __future__ import annotations
@@ -87,11 +93,11 @@ class ReplicaRouter:
         self._task: asyncio.Task[None] | None = None
 
     def usable(self) -> list[Replica]:
-        """Replicas that may serve reads now."""
+        """Replicas that may serve reads now: up, standbys, lagging little enough."""
         return [
             r
             for r in self.replicas
-            if r.healthy and r.lag_ms is not None and r.lag_ms <= self.max_lag_ms
+            if r.healthy and r.in_recovery and r.lag_ms is not None and r.lag_ms <= self.max_lag_ms
         ]
 
     def candidates(self) -> list[Replica]:
@@ -117,16 +123,33 @@ class ReplicaRouter:
                 async with asyncio.timeout(self.check_timeout):
                     async with replica.engine.connect() as conn:
                         row = (await conn.execute(LAG_QUERY)).one()
+                        if not row.in_recovery:
+                            # It leads to a primary: closed, not pooled, so that an entry
+                            # naming several hosts picks a standby for the next one.
+                            await conn.invalidate()
         except DatabaseError as exc:
             self.mark_down(replica, exc.original or exc)
             return
+        was_standby = replica.in_recovery
         replica.in_recovery = bool(row.in_recovery)
         replica.lag_ms = None if row.lag_ms is None else float(row.lag_ms)
+        replica.checked_at = time.monotonic()
+        if not replica.in_recovery:
+            self._promoted(replica, was_standby)
+            return
         if not replica.healthy:
             logger.info("replica %s is up (lag %s ms)", replica.name, replica.lag_ms)
         replica.healthy = True
         replica.error = None
-        replica.checked_at = time.monotonic()
+
+    def _promoted(self, replica: Replica, was_standby: bool | None) -> None:
+        """``replica`` answers as a primary: out of the set until it is a standby again."""
+        if was_standby is not False:
+            logger.warning(
+                "replica %s is not in recovery (promoted?): no reads go there", replica.name
+            )
+        replica.healthy = True
+        replica.error = "not in recovery: promoted to primary, so no longer a replica"
 
     async def check_all(self) -> None:
         await asyncio.gather(*(self.check(r) for r in self.replicas))

@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from personal_assistant.database.errors import DatabaseUnavailableError
+from personal_assistant.database.urls import libpq_url
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def is_transient_connect_error(exc: BaseException) -> bool:
     """
     if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.TooManyConnectionsError):
         return True
+    if isinstance(exc, asyncpg.TargetServerAttributeNotMatched):
+        return True  # no host accepts writes (yet): a failover in progress
     if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
         return False
     return isinstance(exc, OSError | TimeoutError | ConnectionError)
@@ -64,9 +67,13 @@ def _describe(exc: BaseException) -> str:
 
 
 def asyncpg_dsn(url: URL) -> str:
-    """The libpq-style DSN asyncpg accepts, from a SQLAlchemy URL (password included)."""
+    """The libpq-style DSN asyncpg accepts, from a SQLAlchemy URL (password included).
+
+    Several hosts go back into the authority (``h1:5432,h2:5432``): asyncpg keeps only
+    the last of SQLAlchemy's ``?host=`` pairs.
+    """
     plain = url.set(drivername="postgresql").difference_update_query(_SQLALCHEMY_ONLY_QUERY_KEYS)
-    return plain.render_as_string(hide_password=False)
+    return libpq_url(plain, hide_password=False)
 
 
 def make_async_creator(
@@ -119,7 +126,12 @@ def make_async_creator(
             raise DatabaseUnavailableError(
                 masked_url, policy.attempts, _describe(last) if last else "unknown"
             ) from last
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ) as exc:
             # Not transient (e.g. authentication failed): fail at once, clearly.
             raise DatabaseUnavailableError(masked_url, 1, _describe(exc)) from exc
         raise AssertionError("unreachable: tenacity either returns or raises")

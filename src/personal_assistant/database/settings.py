@@ -19,7 +19,14 @@ from sqlalchemy.engine import URL
 
 from personal_assistant.database.retry import RetryPolicy
 from personal_assistant.database.settings_loader import load_settings, raw_text
-from personal_assistant.database.urls import mask_url, normalize_database_url, split_url_list
+from personal_assistant.database.urls import (
+    PRIMARY_SESSION_ATTRS,
+    REPLICA_SESSION_ATTRS,
+    mask_url,
+    normalize_database_url,
+    split_url_list,
+    with_session_attrs,
+)
 from personal_assistant.errors import ConfigurationError
 
 ENV_PREFIX = "DATABASE_"
@@ -92,10 +99,15 @@ class DatabaseConfig(BaseSettings):
 
     @property
     def replica_url_list(self) -> list[URL]:
-        """The replicas' asyncpg URLs (passwords included: never print them)."""
+        """The replicas' asyncpg URLs (passwords included: never print them).
+
+        An entry naming several hosts asks for a standby among them unless it says
+        otherwise (``target_session_attrs=prefer-standby``).
+        """
         if self.replica_urls is None:
             return []
-        return split_url_list(self.replica_urls.get_secret_value())
+        urls = split_url_list(self.replica_urls.get_secret_value())
+        return [with_session_attrs(url, REPLICA_SESSION_ATTRS) for url in urls]
 
     @property
     def migration_sqlalchemy_url(self) -> URL:
@@ -105,7 +117,8 @@ class DatabaseConfig(BaseSettings):
         locks and statements outside a transaction do not survive transaction pooling.
         """
         if self.migration_url is not None:
-            return normalize_database_url(self.migration_url.get_secret_value())
+            url = normalize_database_url(self.migration_url.get_secret_value())
+            return with_session_attrs(url, PRIMARY_SESSION_ATTRS)
         return self.sqlalchemy_url
 
     def for_migrations(self) -> DatabaseConfig:
@@ -139,13 +152,18 @@ class DatabaseConfig(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> URL:
-        """The asyncpg URL, password included: pass it to drivers, never print it."""
+        """The asyncpg URL, password included: pass it to drivers, never print it.
+
+        With several hosts and no ``target_session_attrs``, it asks for the one that
+        accepts writes (``read-write``): the pool follows the primary through a failover.
+        """
         if self.url is None:
             raise ConfigurationError(
                 "DATABASE_URL is not set; start the embedded server "
                 "(personal_assistant.database.embedded.database_server) or set DATABASE_URL"
             )
-        return normalize_database_url(self.url.get_secret_value())
+        url = normalize_database_url(self.url.get_secret_value())
+        return with_session_attrs(url, PRIMARY_SESSION_ATTRS)
 
     @property
     def masked_url(self) -> str:
