@@ -31,11 +31,11 @@ from personal_assistant.database.migrations.importers.model import (
     SourceMigration,
 )
 from personal_assistant.database.migrations.importers.statements import (
+    CleanSection,
     UnmappableSql,
+    clean_section,
     line_of,
     no_transaction_reason,
-    spans,
-    strip_wrapping_transaction,
 )
 
 UNWRAPPED = "its BEGIN/COMMIT was dropped: pa-db runs each migration in its own transaction"
@@ -55,10 +55,10 @@ class _Unmappable(Exception):
         self.reason = reason
 
 
-def _clean(text: str, origin: Origin) -> tuple[str, bool]:
-    """The section without a wrapping transaction; ``True`` when one was dropped."""
+def _clean(text: str, origin: Origin) -> CleanSection:
+    """The section parsed, without a wrapping transaction."""
     try:
-        return strip_wrapping_transaction(text)
+        return clean_section(text)
     except parser.ParseError as exc:
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
         raise _Unmappable(origin.at(line_of(text, location)), str(exc.args[0])) from exc
@@ -66,26 +66,31 @@ def _clean(text: str, origin: Origin) -> tuple[str, bool]:
         raise _Unmappable(origin.file, str(exc)) from exc
 
 
-def _no_transaction(text: str, origin: Origin) -> tuple[str, int] | None:
+def _no_transaction(section: CleanSection, origin: Origin) -> tuple[str, int] | None:
     """The first statement that cannot run in a transaction: ``(why at where, count)``."""
-    found = spans(text)
-    for span in found:
+    for span in section.spans:
         reason = no_transaction_reason(span.node)
         if reason is not None:
-            return f"{reason} at {origin.at(line_of(text, span.start))}", len(found)
+            where = origin.at(line_of(section.text, span.start))
+            return f"{reason} at {where}", len(section.spans)
     return None
 
 
-def _section(text: str, origin: Origin) -> str:
-    body = text.strip("\n")
-    if spans(body):
+def _section(section: CleanSection, origin: Origin) -> str:
+    body = section.text.strip("\n")
+    if section.spans:
         return body
     empty = f"-- empty in {origin.file}: a recorded no-op"
     return f"{body}\n{empty}" if body.strip() else empty
 
 
 def render(
-    tool: str, m: SourceMigration, up: str, down: str | None, notes: list[str], outside: bool
+    tool: str,
+    m: SourceMigration,
+    up: CleanSection,
+    down: CleanSection | None,
+    notes: list[str],
+    outside: bool,
 ) -> str:
     """The pa-db file: provenance and notes as comments, then the marked sections."""
     lines = [f"-- Imported from {tool}: {', '.join(m.sources)}"]
@@ -98,7 +103,7 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def _outside(m: SourceMigration, up: str, down: str | None) -> list[str]:
+def _outside(m: SourceMigration, up: CleanSection, down: CleanSection | None) -> list[str]:
     """Notes saying why the migration runs outside a transaction; none if it need not."""
     if m.no_transaction is not None:
         return [f"runs outside a transaction: {m.no_transaction}"]
@@ -120,15 +125,15 @@ def _outside(m: SourceMigration, up: str, down: str | None) -> list[str]:
 def convert(tool: str, m: SourceMigration) -> ConvertedFile | Skipped:
     """The pa-db file for ``m``, or why there cannot be one."""
     try:
-        up, up_unwrapped = _clean(m.up, m.up_at)
-        down, down_unwrapped = (None, False)
+        up = _clean(m.up, m.up_at)
+        down = None
         if m.down is not None and m.down_at is not None:
-            down, down_unwrapped = _clean(m.down, m.down_at)
+            down = _clean(m.down, m.down_at)
     except _Unmappable as exc:
         return Skipped(exc.where, exc.reason)
     notes = _outside(m, up, down)
     outside = bool(notes)
-    if up_unwrapped or down_unwrapped:
+    if up.unwrapped or (down is not None and down.unwrapped):
         notes.append(UNWRAPPED)
     name = file_name(m.version, m.description)
     text = render(tool, m, up, down, notes, outside)

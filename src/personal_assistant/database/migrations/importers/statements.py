@@ -60,13 +60,31 @@ def _cut(text: str, span: Span) -> str:
     return text[: span.start] + text[end:]
 
 
-def strip_wrapping_transaction(text: str) -> tuple[str, bool]:
+@dataclass(frozen=True)
+class CleanSection:
+    """A section's text once a wrapping transaction is gone, and its statements."""
+
+    text: str
+    spans: list[Span]
+    unwrapped: bool
+
+
+def clean_section(text: str) -> CleanSection:
+    """Parse ``text`` and drop a ``BEGIN`` ... ``COMMIT`` around it (parsed once more only
+    then). Raises :class:`UnmappableSql` and ``pglast.parser.ParseError``."""
+    found = spans(text)
+    cleaned, unwrapped = strip_wrapping_transaction(text, found)
+    return CleanSection(cleaned, spans(cleaned) if unwrapped else found, unwrapped)
+
+
+def strip_wrapping_transaction(text: str, found: list[Span] | None = None) -> tuple[str, bool]:
     """``text`` without a ``BEGIN`` ... ``COMMIT`` around all of it; ``True`` if removed.
 
     Raises :class:`UnmappableSql` for any other transaction control (``COMMIT`` half-way,
     ``SAVEPOINT``): the runner owns the transaction, so such a file must be split.
+    ``found`` are ``text``'s statements when they are already parsed.
     """
-    found = spans(text)
+    found = spans(text) if found is None else found
     control = [i for i, s in enumerate(found) if isinstance(s.node, ast.TransactionStmt)]
     if not control:
         return text, False
