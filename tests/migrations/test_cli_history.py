@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -81,3 +82,17 @@ def test_up_prints_the_notices_of_the_migrations_it_applied(
     code, _, err = invoke("up", "--database-url", database_url, "-d", str(tmp_path))
     assert code == 0
     assert f'warning 0001_t.sql: NOTICE: identifier "{long}" will be truncated' in err
+
+
+def test_status_json_shows_the_notices_kept_with_each_migration(
+    tmp_path: Path, database_url: str
+) -> None:
+    long = "a_column_name_that_is_much_longer_than_the_sixty_three_bytes_postgres_keeps"
+    write(tmp_path, "0001_t.sql", f"CREATE TABLE t ({long} bigint);", "DROP TABLE t;")
+    common = ["--database-url", database_url, "-d", str(tmp_path)]
+    invoke("up", *common)
+    code, out, _ = invoke("status", "--json", *common)
+    (row,) = json.loads(out)
+    assert code == 0 and row["notices"] == [
+        f'NOTICE: identifier "{long}" will be truncated to "{long[:63]}"'
+    ]

@@ -96,6 +96,7 @@ def _status_rows(status: MigrationStatus) -> list[dict[str, Any]]:
                 "execution_ms": row.execution_ms if row else None,
                 "checksum": row.checksum if row else (e.file.checksum if e.file else None),
                 "error": row.error if row else None,
+                "notices": list(row.notices) if row else [],
             }
         )
     return rows
