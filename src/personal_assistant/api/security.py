@@ -75,16 +75,10 @@ def may_read_details(
 async def read_access(request: Request, settings: SecuritySettingsDep) -> bool:
     """FastAPI dependency: ``True`` when the request may see details (never raises).
 
-    The header is read by hand, not through ``HTTPBearer``: an endpoint that answers
-    without a token must not declare the bearer scheme as required in OpenAPI.
+    ``HTTPBearer`` is called here rather than declared as a dependency: an endpoint
+    that answers without a token must not declare the bearer scheme in OpenAPI.
     """
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    credentials = (
-        HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip())
-        if scheme.lower() == "bearer" and token.strip()
-        else None
-    )
-    return may_read_details(request, settings, credentials)
+    return may_read_details(request, settings, await _bearer(request))
 
 
 async def require_health_token(
