@@ -1,8 +1,8 @@
 """Fill the RBAC schema with realistic synthetic data, fast.
 
 Everything is set-based: the server generates users with ``generate_series`` in
-batches (one ``INSERT ... SELECT`` each, so a progress bar can follow), then grants
-roles to a whole batch with one ``INSERT ... SELECT``. Nothing travels row by row
+batches (one statement each, so a progress bar can follow) and, in the same statement,
+grants roles to exactly the ids that INSERT returned. Nothing travels row by row
 between Python and PostgreSQL, which is what makes a million users take seconds
 rather than minutes. Names come from small bound arrays, so the data looks real
 enough for query plans (skewed role sizes, 5 % inactive users, 15 % never signed in)
@@ -73,35 +73,43 @@ INSERT_GRANTS = text(
     "ON CONFLICT DO NOTHING"
 )
 MAX_USER_ID = text("SELECT coalesce(max(id), 0) FROM users")
-INSERT_USERS = text(
-    """
-    INSERT INTO users (email, full_name, is_active, created_at, updated_at, last_login_at)
-    SELECT lower(f) || '.' || lower(l) || '.' || (:offset + g) || '@' || d,
-           f || ' ' || l, r1 >= 0.05, ts, ts,
-           CASE WHEN r2 < 0.85 THEN ts + (now() - ts) * r2 END
-    FROM (
-        SELECT g,
-               (CAST(:first AS text[]))[1 + (g * 7) % cardinality(CAST(:first AS text[]))] AS f,
-               (CAST(:last AS text[]))[1 + (g * 13) % cardinality(CAST(:last AS text[]))] AS l,
-               (CAST(:domains AS text[]))[1 + g % cardinality(CAST(:domains AS text[]))] AS d,
-               random() AS r1, random() AS r2,
-               now() - random() * interval '3 years' AS ts
-        FROM generate_series(1, :count) AS g
-    ) s
-    """
-)
-INSERT_USER_ROLES = text(
+#: One statement per batch: the users, then roles for exactly the ids their INSERT
+#: returned (identity values need not be contiguous: a failed or concurrent insert
+#: leaves gaps, and a range ``low < id <= high`` would then miss or hit other users).
+#: Who is inactive is fixed (every 20th user by number, 5 %), so the data set answers
+#: the same way on every run; the dates are random.
+INSERT_USERS_WITH_ROLES = text(
     f"""
-    INSERT INTO user_roles (user_id, role_id)
-    SELECT u.id, r.id
-    FROM (SELECT id, (id * 2654435761) % 100 AS b FROM users WHERE id > :low AND id <= :high) u
-    JOIN roles r ON r.name = {_PRIMARY_ROLE}
-    UNION ALL
-    SELECT u.id, r.id
-    FROM users u
-    JOIN roles r ON r.name = CASE WHEN u.id % 20 = 3 THEN 'support' ELSE 'billing' END
-    WHERE u.id > :low AND u.id <= :high AND u.id % 10 = 3
-    ON CONFLICT DO NOTHING
+    WITH new_users AS (
+        INSERT INTO users (email, full_name, is_active, created_at, updated_at, last_login_at)
+        SELECT lower(f) || '.' || lower(l) || '.' || n || '@' || d,
+               f || ' ' || l, n % 20 <> 0, ts, ts,
+               CASE WHEN r2 < 0.85 THEN ts + (now() - ts) * r2 END
+        FROM (
+            SELECT :offset + g AS n,
+                   (CAST(:first AS text[]))[1 + (g * 7) % cardinality(CAST(:first AS text[]))] AS f,
+                   (CAST(:last AS text[]))[1 + (g * 13) % cardinality(CAST(:last AS text[]))] AS l,
+                   (CAST(:domains AS text[]))[1 + g % cardinality(CAST(:domains AS text[]))] AS d,
+                   random() AS r2,
+                   now() - random() * interval '3 years' AS ts
+            FROM generate_series(1, :count) AS g
+        ) s
+        RETURNING id
+    ),
+    granted AS (
+        INSERT INTO user_roles (user_id, role_id)
+        SELECT u.id, r.id
+        FROM (SELECT id, (id * 2654435761) % 100 AS b FROM new_users) u
+        JOIN roles r ON r.name = {_PRIMARY_ROLE}
+        UNION ALL
+        SELECT u.id, r.id
+        FROM new_users u
+        JOIN roles r ON r.name = CASE WHEN u.id % 20 = 3 THEN 'support' ELSE 'billing' END
+        WHERE u.id % 10 = 3
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM new_users) AS users, (SELECT count(*) FROM granted) AS user_roles
     """
 )
 
@@ -141,20 +149,21 @@ async def seed_catalog(conn: AsyncConnection) -> None:
 
 
 async def seed_user_batch(conn: AsyncConnection, count: int) -> int:
-    """Add ``count`` users and their roles; returns the user_roles rows added."""
-    low = int(await conn.scalar(MAX_USER_ID) or 0)
-    await conn.execute(
-        INSERT_USERS,
-        {
-            "offset": low,
-            "count": count,
-            "first": list(FIRST_NAMES),
-            "last": list(LAST_NAMES),
-            "domains": list(DOMAINS),
-        },
-    )
-    result = await conn.execute(INSERT_USER_ROLES, {"low": low, "high": low + count})
-    return int(result.rowcount or 0)
+    """Add ``count`` users and their roles; returns the user_roles rows added.
+
+    Roles go to the ids the users' INSERT returned, in the same statement. The highest
+    id so far only numbers the new e-mail addresses, which keeps them unique.
+    """
+    offset = int(await conn.scalar(MAX_USER_ID) or 0)
+    params = {
+        "offset": offset,
+        "count": count,
+        "first": list(FIRST_NAMES),
+        "last": list(LAST_NAMES),
+        "domains": list(DOMAINS),
+    }
+    row = (await conn.execute(INSERT_USERS_WITH_ROLES, params)).one()
+    return int(row.user_roles)
 
 
 async def seed(
