@@ -186,7 +186,9 @@ async def test_a_migration_blocked_by_a_long_transaction_fails_on_lock_timeout_n
         ("0002-bad-name.sql", b"-- migrate:up\nSELECT 1;\n", "NNNN_description.sql"),
         ("0001_duplicate.sql", b"-- migrate:up\nSELECT 1;\n", "version 1 is also used"),
         ("0002_latin1.sql", b"-- migrate:up\nCREATE TABLE caf\xe9 (id int);\n", "not valid UTF-8"),
-        ("0002_empty.sql", b"-- migrate:up\n-- nothing\n", "no statements"),
+        # An empty section is a recorded no-op (as in golang-migrate and dbmate), not an
+        # error: tests/migrations/test_empty_sections.py covers it.
+        ("0002_two_ups.sql", b"-- migrate:up\nSELECT 1;\n-- migrate:up\nSELECT 2;\n", "migrate:up"),
     ],
 )
 def test_a_malformed_file_is_a_clear_error_and_nothing_is_applied(
