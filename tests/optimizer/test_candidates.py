@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from personal_assistant.optimizer.candidates import (
-    build_candidates,
-    column_uses,
-    covered,
-    is_plannable,
-    param_count,
-)
-from personal_assistant.optimizer.models import Candidate, ColumnUse, IndexStat
+from personal_assistant.optimizer.candidates import build_candidates, covered
+from personal_assistant.optimizer.models import IndexStat
+from personal_assistant.optimizer.parsing import column_uses, is_plannable, param_count
+from personal_assistant.optimizer.statements import Candidate, ColumnUse
 
 COLUMNS = {
     ("public", "orders"): frozenset({"id", "customer_id", "status", "created_at"}),
@@ -41,6 +37,7 @@ def test_in_lists_any_null_tests_and_quoted_names_are_filters() -> None:
     assert uses(query) == {
         ("customers", "Region", "eq"),
         ("customers", "email", "eq"),
+        ("customers", "email", "null"),
         ("customers", "id", "eq"),
     }
 

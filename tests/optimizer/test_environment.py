@@ -59,9 +59,11 @@ async def test_hostile_identifiers_are_quoted_in_runnable_sql(
         ('weird"; DROP TABLE x; --', 'Child "T"', ("Parent Id",))
     ]
     assert recs[0].sql == (
-        'CREATE INDEX CONCURRENTLY ON "weird""; DROP TABLE x; --"."Child ""T""" ("Parent Id");'
+        'CREATE INDEX CONCURRENTLY "Child ""T""_Parent Id_idx" '
+        'ON "weird""; DROP TABLE x; --"."Child ""T""" ("Parent Id");'
     )
-    await DatabaseOptimizer(engine, settings).apply(recs)
+    outcome = await DatabaseOptimizer(engine, settings).apply(recs)
+    assert outcome.applied == tuple(recs) and not outcome.failed
     assert await db.fetchval("SELECT to_regclass('x')") is not None
     assert not (await analyze(engine, settings)).of_kind(Kind.MISSING_FK_INDEX)
 

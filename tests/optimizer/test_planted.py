@@ -47,7 +47,9 @@ async def test_missing_fk_index_is_reported_and_fixed(
     recs = only(await analyze(engine, settings), Kind.MISSING_FK_INDEX)
     assert tables(recs) == {"child_bare"}
     assert recs[0].columns == ("parent_id",)
-    assert recs[0].sql == "CREATE INDEX CONCURRENTLY ON public.child_bare (parent_id);"
+    assert recs[0].sql == (
+        "CREATE INDEX CONCURRENTLY child_bare_parent_id_idx ON public.child_bare (parent_id);"
+    )
     await run_sql(db, recs[0])
     assert not only(await analyze(engine, settings), Kind.MISSING_FK_INDEX)
 

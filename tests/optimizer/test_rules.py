@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from personal_assistant.config.optimization import OptimizerSettings
-from personal_assistant.optimizer import index_rules, rules
+from personal_assistant.optimizer import choose, index_rules, ranking, rules
 from personal_assistant.optimizer.models import (
     BloatStat,
     CatalogFacts,
@@ -119,10 +119,10 @@ def test_a_unique_prefix_is_not_redundant() -> None:
 
 def test_fk_index_may_list_the_columns_in_any_order() -> None:
     fk = ForeignKey("public", "t", "f", ("x", "y"), 10_000)
-    assert index_rules.missing_fk_indexes([fk], [idx("yx", "y", "x", "z")], SETTINGS) == []
-    assert index_rules.missing_fk_indexes([fk], [idx("xz", "x", "z")], SETTINGS)
+    assert choose.fk_needs([fk], [idx("yx", "y", "x", "z")], 1000) == []
+    assert choose.fk_needs([fk], [idx("xz", "x", "z")], 1000) == [fk]
     small = ForeignKey("public", "t", "f", ("x",), 10)
-    assert index_rules.missing_fk_indexes([small], [], SETTINGS) == []
+    assert choose.fk_needs([small], [], 1000) == []
 
 
 def seq(last: int | None, data_type: str = "integer", **kw: object) -> SequenceStat:
@@ -164,5 +164,5 @@ def test_recommendations_come_most_severe_first() -> None:
             table(name="u", has_primary_key=False, last_analyze=None),
         ),
     )
-    recs = rules.all_recommendations(found, [], SETTINGS)
+    recs = ranking.rank(rules.maintenance_recommendations(found, [], SETTINGS))
     assert recs[0].kind is Kind.VACUUM_NEEDED and recs[0].severity is Severity.CRITICAL

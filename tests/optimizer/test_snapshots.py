@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from personal_assistant.optimizer.models import StatementStat
 from personal_assistant.optimizer.snapshots import deltas
+from personal_assistant.optimizer.statements import StatementStat
 
 
 def stat(qid: int, calls: int, total: float) -> StatementStat:

@@ -50,10 +50,12 @@ async def test_missing_index_is_proven_with_hypopg_and_speeds_up_the_query(
     rec = recs[0]
     assert rec.estimated_cost_before and rec.estimated_cost_after
     assert rec.estimated_cost_after <= rec.estimated_cost_before * 0.5
-    assert rec.sql == "CREATE INDEX CONCURRENTLY ON public.orders (customer_id);"
+    assert rec.sql == (
+        "CREATE INDEX CONCURRENTLY orders_customer_id_idx ON public.orders (customer_id);"
+    )
 
-    applied = await DatabaseOptimizer(engine, settings).apply(recs)
-    assert applied == recs
+    outcome = await DatabaseOptimizer(engine, settings).apply(recs)
+    assert outcome.applied == tuple(recs)
     after_ms = await median_ms(db, LOOKUP, 42)
     assert after_ms < before_ms / 2, (before_ms, after_ms)
     assert not (await analyze(engine, settings)).of_kind(Kind.MISSING_INDEX)
@@ -88,7 +90,7 @@ async def test_optimizer_queries_leave_pg_stat_statements_and_the_schema_alone(
     assert await db.fetchval(count, LOOKUP) == calls_before  # never reset, never run
     assert await db.fetchval("SELECT to_regclass('pa_stat_statements_snapshots')") is None
     assert await db.fetchval("SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'") == 1
-    assert all(not p.statement.query.startswith("/* pa-optimizer */") for p in report.statements)
+    assert all(not p.statement.query.startswith("/* pa:") for p in report.statements)
 
 
 async def test_a_statement_that_no_longer_plans_is_noted_and_the_rest_still_run(

@@ -1,219 +1,120 @@
-"""Which columns a statement filters, joins and sorts on, and the indexes worth testing.
+"""The indexes worth testing for one statement, from the columns it uses (pure).
 
-The statement text is parsed with pglast (PostgreSQL's own parser), never matched with
-regular expressions: aliases, quoting, subqueries and ``$n`` parameters are then
-handled the way the server handles them. Each SELECT/UPDATE/DELETE level resolves
-its own ``FROM`` aliases; unqualified columns are resolved against the catalog's
-column lists. Everything here is pure.
+Like Dexter: every filtered, joined or sorted column alone, then ordered pairs led by
+an equality column. Beyond Dexter: a recurring ``IS NULL`` or boolean-column
+condition makes partial candidates (``(customer_id) WHERE return_date IS NULL``), a
+condition on ``lower(col)`` or ``col::date`` an expression candidate, a statement that
+reads few columns a covering one (``INCLUDE``) for an index-only scan, and
+``LIKE``/``ILIKE`` with a pattern the planner cannot see a trigram GIN candidate when
+pg_trgm is installed. HypoPG proves or drops each one afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
-from pglast import ast, parse_sql
-from pglast.enums import A_Expr_Kind
-from pglast.parser import ParseError
+from personal_assistant.optimizer.models import IndexStat
+from personal_assistant.optimizer.parsing import Table
+from personal_assistant.optimizer.statements import Candidate, ColumnUse
 
-from personal_assistant.optimizer.models import Candidate, ColumnUse, IndexStat
-
-_EQ_OPS = frozenset({"="})
-_RANGE_OPS = frozenset({"<", ">", "<=", ">=", "~~", "~~*"})
-#: Operand node types that do not depend on the row being indexed.
-_VALUE_NODES = (ast.ParamRef, ast.A_Const, ast.TypeCast, ast.FuncCall, ast.A_ArrayExpr)
-
-Columns = Mapping[tuple[str, str], frozenset[str]]
-
-
-def parse(query: str) -> list[Any]:
-    """The statements of ``query``; empty when pglast cannot parse it."""
-    try:
-        return [raw.stmt for raw in parse_sql(query)]
-    except ParseError:
-        return []
-
-
-def param_count(query: str) -> int:
-    """The highest ``$n`` in ``query`` (what ``EXECUTE stmt(...)`` must pass)."""
-    highest = 0
-    for stmt in parse(query):
-        for node in _walk(stmt):
-            if isinstance(node, ast.ParamRef):
-                highest = max(highest, int(node.number or 0))
-    return highest
-
-
-def is_plannable(query: str) -> bool:
-    """One SELECT/INSERT/UPDATE/DELETE statement: what EXPLAIN can plan."""
-    stmts = parse(query)
-    plannable = (ast.SelectStmt, ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt)
-    return len(stmts) == 1 and isinstance(stmts[0], plannable)
-
-
-def column_uses(query: str, columns: Columns, search_path: Sequence[str]) -> list[ColumnUse]:
-    """Columns of real tables that ``query`` filters, joins or sorts on (deduplicated)."""
-    uses: dict[ColumnUse, None] = {}
-    for stmt in parse(query):
-        for node in _walk(stmt):
-            if isinstance(node, ast.SelectStmt | ast.UpdateStmt | ast.DeleteStmt):
-                scope = _Scope(_relations(node), columns, search_path)
-                for use in scope.uses(node):
-                    uses[use] = None
-    return list(uses)
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    """Every pglast node below ``node`` (itself included), depth first."""
-    if isinstance(node, tuple | list):
-        for item in node:
-            yield from _walk(item)
-        return
-    if not isinstance(node, ast.Node):
-        return
-    yield node
-    for name in getattr(type(node), "__slots__", ()):
-        yield from _walk(getattr(node, name, None))
-
-
-def _relations(stmt: Any) -> list[Any]:
-    """RangeVars of this level's FROM/USING/target (not those inside subqueries)."""
-    found: list[Any] = []
-
-    def visit(item: Any) -> None:
-        if isinstance(item, ast.RangeVar):
-            found.append(item)
-        elif isinstance(item, ast.JoinExpr):
-            visit(item.larg)
-            visit(item.rarg)
-
-    for attr in ("relation", "fromClause", "usingClause"):
-        value = getattr(stmt, attr, None)
-        for item in value if isinstance(value, tuple | list) else (value,):
-            visit(item)
-    return found
-
-
-class _Scope:
-    """One query level: its aliases, and how to resolve a ColumnRef to a table."""
-
-    def __init__(self, rels: list[Any], columns: Columns, search_path: Sequence[str]) -> None:
-        self.columns = columns
-        self.aliases: dict[str, tuple[str, str]] = {}
-        self.tables: list[tuple[str, str]] = []
-        for rel in rels:
-            resolved = self._table(rel.schemaname, rel.relname, search_path)
-            if resolved is None:
-                continue  # CTE, view or unknown table: nothing to index
-            self.tables.append(resolved)
-            self.aliases[rel.alias.aliasname if rel.alias else rel.relname] = resolved
-
-    def _table(
-        self, schema: str | None, name: str, search_path: Sequence[str]
-    ) -> tuple[str, str] | None:
-        schemas = [schema] if schema else list(search_path)
-        for candidate in schemas:
-            if (candidate, name) in self.columns:
-                return candidate, name
-        return None
-
-    def resolve(self, ref: Any) -> tuple[str, str, str] | None:
-        fields = [str(f.sval) for f in ref.fields if isinstance(f, ast.String)]
-        if len(fields) != len(ref.fields) or not fields:
-            return None  # a.* and the like
-        column = fields[-1]
-        if len(fields) >= 2:
-            table = self.aliases.get(fields[-2])
-            matches = [table] if table else []
-        else:
-            matches = [t for t in self.tables if column in self.columns.get(t, ())]
-        if len(matches) != 1 or column not in self.columns.get(matches[0], ()):
-            return None
-        return matches[0][0], matches[0][1], column
-
-    def uses(self, stmt: Any) -> Iterator[ColumnUse]:
-        for expr in _quals(stmt):
-            yield from self._predicate(expr)
-        for sort in getattr(stmt, "sortClause", None) or ():
-            if isinstance(sort.node, ast.ColumnRef) and (hit := self.resolve(sort.node)):
-                yield ColumnUse(*hit, usage="sort")
-
-    def _predicate(self, expr: Any) -> Iterator[ColumnUse]:
-        if isinstance(expr, ast.BoolExpr):
-            for arg in expr.args or ():
-                yield from self._predicate(arg)
-        elif isinstance(expr, ast.NullTest) and isinstance(expr.arg, ast.ColumnRef):
-            if hit := self.resolve(expr.arg):
-                yield ColumnUse(*hit, usage="eq")
-        elif isinstance(expr, ast.A_Expr):
-            yield from self._comparison(expr)
-
-    def _comparison(self, expr: Any) -> Iterator[ColumnUse]:
-        kind = expr.kind
-        ops = {n.sval for n in expr.name or () if isinstance(n, ast.String)}
-        if kind == A_Expr_Kind.AEXPR_IN or (kind == A_Expr_Kind.AEXPR_OP_ANY):
-            usage = "eq"
-        elif kind in (A_Expr_Kind.AEXPR_BETWEEN, A_Expr_Kind.AEXPR_LIKE):
-            usage = "range"
-        elif kind == A_Expr_Kind.AEXPR_OP and ops & (_EQ_OPS | _RANGE_OPS):
-            usage = "eq" if ops & _EQ_OPS else "range"
-        else:
-            return
-        left, right = expr.lexpr, expr.rexpr
-        for col, other in ((left, right), (right, left)):
-            if not isinstance(col, ast.ColumnRef) or (hit := self.resolve(col)) is None:
-                continue
-            if isinstance(other, ast.ColumnRef):
-                yield ColumnUse(*hit, usage="join")
-            elif isinstance(other, _VALUE_NODES) or isinstance(other, tuple | list):
-                yield ColumnUse(*hit, usage=usage)
-
-
-def _quals(stmt: Any) -> Iterator[Any]:
-    """WHERE and JOIN ... ON expressions of one query level."""
-    if getattr(stmt, "whereClause", None) is not None:
-        yield stmt.whereClause
-    stack = list(getattr(stmt, "fromClause", None) or ())
-    while stack:
-        item = stack.pop()
-        if isinstance(item, ast.JoinExpr):
-            if item.quals is not None:
-                yield item.quals
-            stack += [item.larg, item.rarg]
+#: A covering index is tried when it adds at most this many INCLUDE columns.
+MAX_INCLUDE = 3
+TRIGRAM = "gin_trgm_ops"
 
 
 def build_candidates(
-    uses: Sequence[ColumnUse], indexes: Sequence[IndexStat], limit: int
+    uses: Sequence[ColumnUse],
+    indexes: Sequence[IndexStat],
+    limit: int,
+    read: Mapping[Table, set[str]] | None = None,
+    trigram: bool = False,
 ) -> list[Candidate]:
-    """Single columns, then ordered pairs (equality column first), as Dexter does.
+    """Candidates in the order they are tested; those an existing index covers are left out.
 
-    A candidate is dropped when an existing valid, non-partial index of any access
-    method already starts with exactly those columns.
+    ``read`` is :func:`.parsing.read_columns` (for covering candidates); ``trigram``
+    says pg_trgm's operator class exists.
     """
-    by_table: dict[tuple[str, str], list[ColumnUse]] = {}
+    by_table: dict[Table, list[ColumnUse]] = {}
     for use in uses:
         by_table.setdefault((use.schema, use.table), []).append(use)
     found: dict[Candidate, None] = {}
-    for (schema, table), table_uses in by_table.items():
-        names = list(dict.fromkeys(u.column for u in table_uses))
-        eq = list(dict.fromkeys(u.column for u in table_uses if u.usage in ("eq", "join")))
-        for column in names:
-            found[Candidate(schema, table, (column,))] = None
-        for first in eq:
-            for second in names:
-                if second != first:
-                    found[Candidate(schema, table, (first, second))] = None
+    for table, table_uses in by_table.items():
+        columns = (read or {}).get(table)
+        for candidate in _for_table(table, table_uses, columns, trigram):
+            found[candidate] = None
     fresh = [c for c in found if not covered(c, indexes)]
     return fresh[:limit]
 
 
+def _for_table(
+    table: Table, uses: Sequence[ColumnUse], read: set[str] | None, trigram: bool
+) -> Iterable[Candidate]:
+    schema, name = table
+    plain = [u for u in uses if u.expression is None]
+    eq = _names(u for u in plain if u.usage in ("eq", "join"))
+    keys = _names(u for u in plain if u.usage in ("eq", "join", "range", "sort"))
+    for column in keys:
+        yield Candidate(schema, name, (column,))
+    for use in uses:
+        if use.expression is not None:
+            yield Candidate(schema, name, (use.column,), expression=use.expression)
+    for use in plain:
+        if use.usage == "null" and use.predicate:
+            lead = [k for k in keys if k != use.column][:2] or [use.column]
+            for key in lead:
+                yield Candidate(schema, name, (key,), predicate=use.predicate)
+    pairs = [(first, second) for first in eq for second in keys if second != first]
+    for pair in pairs:
+        yield Candidate(schema, name, pair)
+    if read:
+        covering: list[tuple[str, ...]] = [(k,) for k in keys[:2]]
+        for lead_columns in covering + list(pairs[:1]):
+            extra = tuple(sorted(read - set(lead_columns)))
+            if 0 < len(extra) <= MAX_INCLUDE:
+                yield Candidate(schema, name, lead_columns, include=extra)
+    if trigram:
+        for column in _names(u for u in plain if u.usage == "like"):
+            yield Candidate(schema, name, (column,), method="gin", opclass=TRIGRAM)
+
+
+def _names(uses: Iterable[ColumnUse]) -> list[str]:
+    return list(dict.fromkeys(u.column for u in uses))
+
+
 def covered(candidate: Candidate, indexes: Sequence[IndexStat]) -> bool:
-    """Whether an existing index already leads with the candidate's columns, in order."""
-    width = len(candidate.columns)
-    return any(
-        (i.schema, i.table) == (candidate.schema, candidate.table)
-        and i.is_valid
-        and i.predicate is None
-        and i.columns[:width] == candidate.columns
+    """Whether an existing valid index already does what the candidate would.
+
+    A plain candidate is covered by any index (any method) leading with its columns
+    in order: creating it would make a duplicate or a redundant prefix. Others need
+    the same method, predicate and expression, and for ``INCLUDE`` every column held.
+    """
+    same_table = [
+        i
         for i in indexes
-    )
+        if (i.schema, i.table) == (candidate.schema, candidate.table) and i.is_valid
+    ]
+    return any(_covers(i, candidate) for i in same_table)
+
+
+def _covers(index: IndexStat, candidate: Candidate) -> bool:
+    if _norm(index.predicate) != _norm(candidate.predicate):
+        return False
+    if candidate.expression is not None:
+        return bool(index.columns) and _norm(index.columns[0]) == _norm(candidate.expression)
+    width = len(candidate.columns)
+    if index.columns[:width] != candidate.columns:
+        return False
+    if candidate.method != "btree" or candidate.predicate is not None:
+        return index.access_method == candidate.method
+    return set(candidate.include) <= set(index.columns) | set(index.include)
+
+
+def _norm(sql: str | None) -> str | None:
+    """SQL text compared loosely: case, spaces, quotes, outer parentheses, ``::text``."""
+    if sql is None:
+        return None
+    out = sql.lower().replace("::text", "").replace('"', "")
+    out = "".join(out.split())
+    while out.startswith("(") and out.endswith(")"):
+        out = out[1:-1]
+    return out

@@ -2,11 +2,14 @@
 
 Every query runs in a ``READ ONLY`` transaction with ``SET LOCAL statement_timeout``,
 so the optimizer can neither change the database nor hold a connection for long on a
-busy catalog. A missing extension becomes an entry in ``unavailable``, not an error.
+busy catalog. A missing extension or privilege becomes an entry in ``unavailable``
+(:mod:`.privileges` words them), not an error: nothing here needs more than
+``pg_monitor``, and without it the rest still runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -14,36 +17,54 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.urls import mask_url, normalize_database_url
 from personal_assistant.optimizer import queries, snapshots
+from personal_assistant.optimizer.identifiers import quote
 from personal_assistant.optimizer.models import (
     TYPE_MAX,
     BloatStat,
     CatalogFacts,
     ForeignKey,
     IndexStat,
+    PartitionLink,
+    Privileges,
     SequenceStat,
-    StatementStat,
     TableStat,
 )
+from personal_assistant.optimizer.privileges import gaps as privilege_gaps
+from personal_assistant.optimizer.queries import NOT_THE_APPLICATIONS
 from personal_assistant.optimizer.settings import OptimizerSettings
+from personal_assistant.optimizer.statements import StatementStat
 
 
 @asynccontextmanager
 async def read_only(engine: AsyncEngine, timeout_ms: int) -> AsyncIterator[AsyncConnection]:
-    """A connection inside a READ ONLY transaction that is always rolled back."""
+    """A connection inside a READ ONLY transaction that is always rolled back.
+
+    When the work inside fails, a failing rollback (the server went away) is not
+    allowed to hide the cause: "cannot call Transaction.rollback(): the underlying
+    connection is closed" says nothing about why.
+    """
     async with engine.connect() as conn:
         trans = await conn.begin()
         try:
             await conn.execute(text(f"{queries.MARKER} SET TRANSACTION READ ONLY"))
             await conn.execute(text(queries.SET_TIMEOUT), {"timeout": str(timeout_ms)})
             yield conn
-        finally:
-            await trans.rollback()
+        except BaseException:
+            try:
+                await trans.rollback()
+            except Exception:
+                # The connection is gone: drop it from the pool, keep the first error.
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+            raise
+        await trans.rollback()
 
 
 async def rows(
@@ -64,33 +85,19 @@ async def fetch_facts(engine: AsyncEngine, settings: OptimizerSettings) -> Catal
 
 async def _fetch(conn: AsyncConnection, settings: OptimizerSettings) -> CatalogFacts:
     extensions = {r["extname"] for r in await rows(conn, queries.EXTENSIONS)}
-    preloaded = str((await rows(conn, queries.PRELOADED))[0]["libs"])
-    has_pgss = "pg_stat_statements" in extensions and "pg_stat_statements" in preloaded
-    unavailable = []
-    if not has_pgss:
-        unavailable.append(
-            "pg_stat_statements: not installed or not preloaded; no query analysis "
-            "or index suggestions (see docs/performance-optimization.md)"
-        )
+    privileges = await _privileges(conn)
+    unavailable: list[str] = []
+    period = await _statements_period(conn, extensions, unavailable)
+    has_pgss = period is not False
     if "hypopg" not in extensions:
         unavailable.append("hypopg: not installed; index suggestions cannot be tested")
-    columns: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for r in await rows(conn, queries.COLUMNS):
-        columns[r["schema"], r["table"]].add(r["column"])
     statements: tuple[StatementStat, ...] = ()
     windows: dict[str, tuple[StatementStat, ...]] = {}
     notes: list[str] = []
     if has_pgss:
-        current = [
-            _statement(r) for r in await rows(conn, queries.STATEMENTS, _min_calls(settings))
-        ]
-        windows = await snapshots.read_windows(conn, current)
-        statements = tuple(current)
-        if settings.window != "total":
-            if settings.window in windows:
-                statements = windows[settings.window]
-            else:
-                notes.append(f"no snapshot old enough for the {settings.window} window yet")
+        privileges = await _hidden_statements(conn, privileges)
+        statements, windows, period = await _statements(conn, settings, period, notes)
+    unavailable += privilege_gaps(privileges)
     age = (await rows(conn, queries.STATS_AGE))[0]["age_seconds"]
     return CatalogFacts(
         tables=tuple(_table(r) for r in await rows(conn, queries.TABLES)),
@@ -100,20 +107,103 @@ async def _fetch(conn: AsyncConnection, settings: OptimizerSettings) -> CatalogF
         bloat=tuple(
             _bloat(r) for r in await rows(conn, queries.BLOAT, {"min_pages": _min_pages(settings)})
         ),
+        partitions=tuple(PartitionLink(**r) for r in await rows(conn, queries.PARTITIONS)),
         statements=statements,
         windows=windows,
-        columns={k: frozenset(v) for k, v in columns.items()},
+        columns=await _columns(conn),
         search_path=tuple(r["schema"] for r in await rows(conn, queries.SEARCH_PATH)),
         stats_age_seconds=float(age) if age is not None else None,
+        statements_period_seconds=period if isinstance(period, float) else None,
+        table_writes=await snapshots.read_table_writes(conn),
         has_pg_stat_statements=has_pgss,
         has_hypopg="hypopg" in extensions,
+        has_pg_trgm="pg_trgm" in extensions,
+        privileges=privileges,
         unavailable=tuple(unavailable),
         notes=tuple(notes),
     )
 
 
-def _min_calls(settings: OptimizerSettings) -> dict[str, int]:
-    return {"min_calls": settings.statement_min_calls}
+async def _statements_period(
+    conn: AsyncConnection, extensions: set[str], unavailable: list[str]
+) -> float | None | bool:
+    """Seconds pg_stat_statements covers (None: unknown); False when it cannot be read.
+
+    Probed by reading it, in a savepoint: whether it is preloaded is in
+    ``shared_preload_libraries``, which only pg_read_all_settings may read.
+    """
+    if "pg_stat_statements" not in extensions:
+        unavailable.append(_NO_PGSS.format(why="not installed (CREATE EXTENSION)"))
+        return False
+    try:
+        async with conn.begin_nested():
+            found = await rows(conn, queries.STATEMENTS_PERIOD)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "42501":
+            role = (await rows(conn, queries.PRIVILEGES))[0]["role"]
+            why = f"not readable by {role!r} (GRANT SELECT ON pg_stat_statements TO {quote(role)})"
+        elif getattr(exc.orig, "sqlstate", None) == "55000":
+            why = "installed but not in shared_preload_libraries (restart needed)"
+        else:
+            raise
+        unavailable.append(_NO_PGSS.format(why=why))
+        return False
+    seconds = found[0]["seconds"] if found else None
+    return float(seconds) if seconds is not None else None
+
+
+_NO_PGSS = (
+    "pg_stat_statements: {why}; no query analysis or index suggestions "
+    "(see docs/performance-optimization.md)"
+)
+
+
+async def _statements(
+    conn: AsyncConnection, settings: OptimizerSettings, period: float | None, notes: list[str]
+) -> tuple[tuple[StatementStat, ...], dict[str, tuple[StatementStat, ...]], float | None]:
+    params = {"min_calls": settings.statement_min_calls, "excluded": list(NOT_THE_APPLICATIONS)}
+    current = [_statement(r) for r in await rows(conn, queries.STATEMENTS, params)]
+    windows = await snapshots.read_windows(conn, current)
+    chosen = windows.get(settings.window)
+    if settings.window != "total" and chosen is None:
+        notes.append(f"no snapshot old enough for the {settings.window} window yet")
+    statements = chosen.statements if chosen else tuple(current)
+    period = chosen.seconds if chosen else period
+    return statements, {name: w.statements for name, w in windows.items()}, period
+
+
+async def _privileges(conn: AsyncConnection) -> Privileges:
+    row = (await rows(conn, queries.PRIVILEGES))[0]
+    privileges = Privileges(
+        role=str(row["role"]),
+        superuser=bool(row["superuser"]),
+        read_all_stats=bool(row["read_all_stats"]),
+    )
+    if privileges.superuser:
+        return privileges
+    unreadable = await rows(conn, queries.UNREADABLE)
+    tables = tuple((r["schema"], r["name"]) for r in unreadable if r["kind"] == "table")
+    sequences = tuple((r["schema"], r["name"]) for r in unreadable if r["kind"] == "sequence")
+    return dataclasses.replace(privileges, unreadable_tables=tables, unreadable_sequences=sequences)
+
+
+async def _hidden_statements(conn: AsyncConnection, privileges: Privileges) -> Privileges:
+    if privileges.read_all_stats:
+        return privileges
+    row = (await rows(conn, queries.HIDDEN_STATEMENTS))[0]
+    return dataclasses.replace(
+        privileges,
+        hidden_statements=int(row["hidden"]),
+        hidden_time_ms=float(row["hidden_ms"]),
+        visible_time_ms=float(row["visible_ms"]),
+    )
+
+
+async def _columns(conn: AsyncConnection) -> dict[tuple[str, str], frozenset[str]]:
+    columns: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in await rows(conn, queries.COLUMNS):
+        columns[r["schema"], r["table"]].add(r["column"])
+    return {k: frozenset(v) for k, v in columns.items()}
 
 
 def _min_pages(settings: OptimizerSettings) -> int:
@@ -126,9 +216,11 @@ def _table(r: Mapping[str, Any]) -> TableStat:
 
 
 def _index(r: Mapping[str, Any]) -> IndexStat:
-    values = {f.name: r[f.name] for f in dataclasses.fields(IndexStat)}
+    values = {f.name: r[f.name] for f in dataclasses.fields(IndexStat) if f.name in r}
     values["columns"] = tuple(r["columns"])
     values["include"] = tuple(r["include"])
+    if r["attached_name"] is not None:
+        values["attached_to"] = (r["attached_schema"], r["attached_name"])
     return IndexStat(**values)
 
 

@@ -1,9 +1,12 @@
-"""Index checks (pure): invalid, duplicate, redundant, unused, and missing FK indexes.
+"""Index checks (pure): invalid, duplicate, redundant and unused indexes.
 
 The rules never suggest dropping what holds a constraint (primary key, unique,
 exclusion) or the only index supporting a foreign key, and "unused" waits until the
 statistics are old enough and include every configured replica: a fresh reset or a
 replica serving the reads would otherwise turn a busy index into a drop suggestion.
+A partition's index attached to its parent's is never reported on its own (it cannot
+be dropped alone): the parent's index is, with its partitions' sizes and scans.
+Missing indexes, foreign keys' included, are chosen as one set in :mod:`.choose`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from personal_assistant.optimizer.identifiers import column_list, qualified
+from personal_assistant.optimizer.ddl import drop_statement
+from personal_assistant.optimizer.identifiers import column_list
 from personal_assistant.optimizer.models import (
     CatalogFacts,
     ForeignKey,
@@ -24,10 +28,11 @@ from personal_assistant.optimizer.settings import OptimizerSettings
 
 
 def index_recommendations(facts: CatalogFacts, settings: OptimizerSettings) -> list[Recommendation]:
+    own = [i for i in facts.indexes if i.attached_to is None]
     by_table: dict[tuple[str, str], list[IndexStat]] = defaultdict(list)
-    for index in facts.indexes:
+    for index in own:
         by_table[index.schema, index.table].append(index)
-    recs = [invalid_index(i) for i in facts.indexes if not i.is_valid and not i.being_built]
+    recs = [invalid_index(i) for i in own if not i.is_valid and not i.being_built]
     dropped: set[tuple[str, str]] = set()
     for indexes in by_table.values():
         for rec in duplicate_indexes(indexes):
@@ -44,13 +49,23 @@ def index_recommendations(facts: CatalogFacts, settings: OptimizerSettings) -> l
 
 
 def invalid_index(index: IndexStat) -> Recommendation:
+    if index.is_partitioned:
+        reason = (
+            "invalid partitioned index: created ON ONLY the parent and not yet attached "
+            "to an index on every partition (an interrupted build); attach the missing "
+            "partitions' indexes (ALTER INDEX ... ATTACH PARTITION) or drop it"
+        )
+    else:
+        reason = (
+            "invalid (a failed CREATE INDEX CONCURRENTLY or REINDEX): it is not used "
+            f"for reads but still maintained on every write, {index.size_bytes:,} bytes; "
+            "drop it, then recreate it if it is wanted"
+        )
     return Recommendation(
         kind=Kind.INVALID_INDEX,
         severity=Severity.WARNING,
-        reason="invalid (a failed CREATE INDEX CONCURRENTLY or REINDEX): it is not used "
-        f"for reads but still maintained on every write, {index.size_bytes:,} bytes; "
-        "drop it, then recreate it if it is wanted",
-        sql=f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};",
+        reason=reason,
+        sql=drop_statement(index),
         schema=index.schema,
         table=index.table,
         index=index.name,
@@ -131,6 +146,8 @@ def unused_indexes(facts: CatalogFacts, settings: OptimizerSettings) -> list[Rec
     fk_support = _fk_supporting_indexes(facts.foreign_keys, facts.indexes)
     recs = []
     for index in facts.indexes:
+        if index.attached_to is not None:
+            continue
         if index.is_unique or index.is_primary or index.backs_constraint or not index.is_valid:
             continue
         if index.scans > settings.unused_index_max_scans or index.name in fk_support:
@@ -149,11 +166,16 @@ def unused_indexes(facts: CatalogFacts, settings: OptimizerSettings) -> list[Rec
 
 def _drop_rec(index: IndexStat, kind: Kind, reason: str, score: float = 0.0) -> Recommendation:
     big = index.size_bytes >= 100 * 1024 * 1024
+    if index.is_partitioned:
+        reason += (
+            "; a partitioned index cannot be dropped CONCURRENTLY: DROP INDEX locks the "
+            "table briefly, run it in a quiet moment"
+        )
     return Recommendation(
         kind=kind,
         severity=Severity.WARNING if big else Severity.INFO,
         reason=reason,
-        sql=f"DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)};",
+        sql=drop_statement(index),
         schema=index.schema,
         table=index.table,
         index=index.name,
@@ -182,34 +204,3 @@ def _fk_supporting_indexes(fks: Iterable[ForeignKey], indexes: Sequence[IndexSta
         if len(support) == 1:
             names.add(support[0].name)
     return names
-
-
-def missing_fk_indexes(
-    fks: Iterable[ForeignKey], indexes: Sequence[IndexStat], settings: OptimizerSettings
-) -> list[Recommendation]:
-    """Foreign keys whose columns lead no index: parent deletes scan the whole child."""
-    by_table: dict[tuple[str, str], list[IndexStat]] = defaultdict(list)
-    for index in indexes:
-        by_table[index.schema, index.table].append(index)
-    recs = []
-    for fk in fks:
-        if fk.table_rows < settings.fk_index_min_rows:
-            continue
-        if any(_covers(i, fk.columns) for i in by_table[fk.schema, fk.table]):
-            continue
-        recs.append(
-            Recommendation(
-                kind=Kind.MISSING_FK_INDEX,
-                severity=Severity.WARNING,
-                reason=f"foreign key {fk.name!r} on {column_list(fk.columns)} has no index "
-                f"leading with those columns: every delete or key update in the parent "
-                f"scans all {fk.table_rows:,} rows",
-                sql=f"CREATE INDEX CONCURRENTLY ON {qualified(fk.schema, fk.table)} "
-                f"{column_list(fk.columns)};",
-                schema=fk.schema,
-                table=fk.table,
-                columns=fk.columns,
-                score=fk.table_rows,
-            )
-        )
-    return recs

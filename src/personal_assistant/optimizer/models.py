@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from personal_assistant.optimizer.statements import StatementPlan, StatementStat
+
 
 class Kind(StrEnum):
     """What a recommendation is about; the values are the public names."""
@@ -24,6 +26,7 @@ class Kind(StrEnum):
     MISSING_PRIMARY_KEY = "missing_primary_key"
     VACUUM_NEEDED = "vacuum_needed"
     ANALYZE_NEEDED = "analyze_needed"
+    STALE_STATISTICS = "stale_statistics"
     SEQUENCE_EXHAUSTION = "sequence_exhaustion"
     TABLE_BLOAT = "table_bloat"
     LOW_CACHE_HIT_RATIO = "low_cache_hit_ratio"
@@ -41,7 +44,13 @@ class Severity(StrEnum):
 #: Kinds ``apply()`` will run: non-blocking builds and routine maintenance only.
 #: Drops and table rewrites are left to a person (see docs/performance-optimization.md).
 SAFE_KINDS = frozenset(
-    {Kind.MISSING_INDEX, Kind.MISSING_FK_INDEX, Kind.VACUUM_NEEDED, Kind.ANALYZE_NEEDED}
+    {
+        Kind.MISSING_INDEX,
+        Kind.MISSING_FK_INDEX,
+        Kind.VACUUM_NEEDED,
+        Kind.ANALYZE_NEEDED,
+        Kind.STALE_STATISTICS,
+    }
 )
 
 
@@ -62,6 +71,12 @@ class TableStat:
     heap_blks_read: int
     has_primary_key: bool
     is_partitioned_child: bool = False
+    #: A partitioned parent (its rows live in the partitions).
+    is_partitioned: bool = False
+    n_tup_ins: int = 0
+    n_tup_upd: int = 0
+    n_tup_hot_upd: int = 0
+    n_tup_del: int = 0
     last_vacuum: datetime | None = None
     last_autovacuum: datetime | None = None
     last_analyze: datetime | None = None
@@ -81,6 +96,16 @@ class TableStat:
     @property
     def ever_analyzed(self) -> bool:
         return self.last_analyze is not None or self.last_autoanalyze is not None
+
+    @property
+    def last_analyzed(self) -> datetime | None:
+        times = [t for t in (self.last_analyze, self.last_autoanalyze) if t is not None]
+        return max(times) if times else None
+
+    @property
+    def index_writes(self) -> int:
+        """Rows written to every index since the statistics started (HOT updates skip them)."""
+        return self.n_tup_ins + max(0, self.n_tup_upd - self.n_tup_hot_upd)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +144,11 @@ class IndexStat:
     predicate: str | None = None
     include: tuple[str, ...] = ()
     being_built: bool = False
+    #: An index on a partitioned parent (its entries live in the partitions' indexes).
+    is_partitioned: bool = False
+    #: The parent's index this partition's index is attached to, as (schema, name):
+    #: it cannot be dropped alone, the parent's is what to act on.
+    attached_to: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +162,7 @@ class IndexStat:
             "unique": self.is_unique,
             "primary": self.is_primary,
             "valid": self.is_valid,
+            "partitioned": self.is_partitioned,
         }
 
 
@@ -144,6 +175,44 @@ class ForeignKey:
     name: str
     columns: tuple[str, ...]
     table_rows: int = 0
+
+
+@dataclass(frozen=True)
+class TableWrites:
+    """Index writes per table over a window (since a table snapshot ``seconds`` old)."""
+
+    seconds: float
+    writes: dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class PartitionLink:
+    """``schema.table`` is a partition of ``parent_schema.parent``."""
+
+    schema: str
+    table: str
+    parent_schema: str
+    parent: str
+    #: The partition is itself partitioned (its own partitions hold the rows).
+    is_partitioned: bool = False
+    #: A foreign table: it cannot be indexed.
+    is_foreign: bool = False
+
+
+@dataclass(frozen=True)
+class Privileges:
+    """What the optimizer's role may read; each gap turns some check off."""
+
+    role: str = ""
+    superuser: bool = True
+    read_all_stats: bool = True
+    #: pg_stat_statements rows of other roles, shown as ``<insufficient privilege>``.
+    hidden_statements: int = 0
+    hidden_time_ms: float = 0.0
+    visible_time_ms: float = 0.0
+    #: Tables and sequences, as (schema, name), the role cannot read.
+    unreadable_tables: tuple[tuple[str, str], ...] = ()
+    unreadable_sequences: tuple[tuple[str, str], ...] = ()
 
 
 #: The largest value each integer type can hold: a sequence's own limit when it was
@@ -201,65 +270,12 @@ class BloatStat:
 
 
 @dataclass(frozen=True)
-class StatementStat:
-    """One normalized statement from pg_stat_statements (times in milliseconds)."""
-
-    queryid: int
-    query: str
-    calls: int
-    total_time_ms: float
-    mean_time_ms: float
-    rows: int = 0
-
-
-@dataclass(frozen=True)
-class ColumnUse:
-    """A column a statement filters, joins or sorts on."""
-
-    schema: str
-    table: str
-    column: str
-    usage: str  # "eq", "range", "join" or "sort"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """An index worth testing: ``columns`` of ``schema.table``, in this order."""
-
-    schema: str
-    table: str
-    columns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StatementPlan:
-    """The estimated plan of a top statement, and what indexes did to it."""
-
-    statement: StatementStat
-    cost: float | None
-    node_types: tuple[str, ...] = ()
-    columns: tuple[ColumnUse, ...] = ()
-    error: str | None = None
-    #: candidate -> estimated total cost with that hypothetical index
-    hypothetical: tuple[tuple[Candidate, float], ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "queryid": self.statement.queryid,
-            "query": self.statement.query,
-            "calls": self.statement.calls,
-            "total_time_ms": round(self.statement.total_time_ms, 3),
-            "mean_time_ms": round(self.statement.mean_time_ms, 3),
-            "estimated_cost": self.cost,
-            "plan_nodes": list(self.node_types),
-            "columns": [f"{c.schema}.{c.table}.{c.column} ({c.usage})" for c in self.columns],
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
 class Recommendation:
-    """One thing to do, with the evidence and the exact SQL to do it."""
+    """One thing to do, with the evidence and the exact SQL to do it.
+
+    ``statements`` are the SQL statements in the order to run them (a partitioned
+    index takes several); ``sql`` is them joined, for people to copy.
+    """
 
     kind: Kind
     severity: Severity
@@ -271,8 +287,21 @@ class Recommendation:
     columns: tuple[str, ...] = ()
     estimated_cost_before: float | None = None
     estimated_cost_after: float | None = None
-    #: Used for ranking (e.g. milliseconds saved for index suggestions).
+    #: Within a kind, the evidence that orders recommendations (its unit depends on
+    #: the kind: see :mod:`.ranking`).
     score: float = 0.0
+    statements: tuple[str, ...] = ()
+    #: Estimated execution time saved per day (index suggestions), and the index's
+    #: estimated maintenance time per day from the table's write rate.
+    saved_ms_per_day: float | None = None
+    write_cost_ms_per_day: float | None = None
+    #: What drops the leftovers when a build fails (``apply()`` runs it).
+    undo: tuple[str, ...] = ()
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The statements to run: ``statements``, or ``sql`` as one."""
+        return self.statements or ((self.sql,) if self.sql else ())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -284,6 +313,9 @@ class Recommendation:
             "columns": list(self.columns),
             "reason": self.reason,
             "sql": self.sql,
+            "statements": list(self.steps),
+            "saved_ms_per_day": _round(self.saved_ms_per_day),
+            "write_cost_ms_per_day": _round(self.write_cost_ms_per_day),
             "estimated_cost_before": self.estimated_cost_before,
             "estimated_cost_after": self.estimated_cost_after,
         }
@@ -302,22 +334,34 @@ class OptimizationReport:
     notes: tuple[str, ...] = ()
     stats_age_seconds: float | None = None
     windows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: The time the statement counters cover (what "per day" is extrapolated from).
+    period_seconds: float | None = None
+    ranking: str = ""
 
     def of_kind(self, *kinds: Kind | str) -> list[Recommendation]:
         wanted = {Kind(k) for k in kinds}
         return [r for r in self.recommendations if r.kind in wanted]
 
     def to_dict(self) -> dict[str, Any]:
+        recs = []
+        for rank, rec in enumerate(self.recommendations, start=1):
+            recs.append({"rank": rank, **rec.to_dict()})
         return {
             "generated_at": self.generated_at.isoformat(),
-            "recommendations": [r.to_dict() for r in self.recommendations],
+            "ranking": {"unit": "ms/day", "rule": self.ranking},
+            "recommendations": recs,
             "unavailable": list(self.unavailable),
             "notes": list(self.notes),
             "stats_age_seconds": self.stats_age_seconds,
+            "period_seconds": self.period_seconds,
             "statements": [s.to_dict() for s in self.statements],
             "windows": self.windows,
             "summary": {"tables": len(self.tables), "indexes": len(self.indexes)},
         }
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 3) if value is not None else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -342,6 +386,14 @@ class CatalogFacts:
     stats_age_seconds: float | None = None
     has_pg_stat_statements: bool = False
     has_hypopg: bool = False
+    has_pg_trgm: bool = False
+    partitions: tuple[PartitionLink, ...] = ()
+    privileges: Privileges = field(default_factory=Privileges)
+    #: Seconds the statement counters cover: since pg_stat_statements was reset, or
+    #: the window's length when ranking by a snapshot window.
+    statements_period_seconds: float | None = None
+    #: Index writes per table over the newest hour-old snapshot window, if any.
+    table_writes: TableWrites | None = None
     #: False when a configured replica could not be read: unused-index checks are off.
     replica_scans_complete: bool = True
     unavailable: tuple[str, ...] = ()

@@ -8,14 +8,67 @@ queries whatever the number of tables (see ``bench/optimizer_bench.py``).
 
 from __future__ import annotations
 
-MARKER = "/* pa-optimizer */"
+MARKER = "/* pa:optimizer */"
+
+#: Statements that are not the application's, left out of every ranking: the project's
+#: own (tagged with a leading ``/* pa-...`` or ``/* pa:...`` comment; the optimizer
+#: tags all of its statements with :data:`MARKER`) and the drivers' (asyncpg's type
+#: introspection, SQLAlchemy's connection set-up). ``LIKE`` patterns.
+NOT_THE_APPLICATIONS = (
+    "/* pa-%",
+    "/* pa:%",
+    "WITH RECURSIVE typeinfo_tree(%",
+    "select pg_catalog.version()",
+    "select current_schema()",
+    "show standard_conforming_strings",
+    "show transaction isolation level",
+)
 
 EXTENSIONS = f"""{MARKER}
-SELECT extname FROM pg_extension WHERE extname IN ('pg_stat_statements', 'hypopg')
+SELECT extname, extversion FROM pg_extension
+WHERE extname IN ('pg_stat_statements', 'hypopg', 'pg_trgm')
 """
 
-PRELOADED = f"""{MARKER}
-SELECT current_setting('shared_preload_libraries') AS libs
+#: Fails unless pg_stat_statements is preloaded (readable by every role, unlike
+#: ``shared_preload_libraries``, which needs pg_read_all_settings); run in a savepoint.
+#: Its age is what "per day" is extrapolated from.
+STATEMENTS_PERIOD = f"""{MARKER}
+SELECT extract(epoch FROM now() - stats_reset) AS seconds FROM pg_stat_statements_info
+"""
+
+#: Which statistics the role may read (superusers have every role's privileges).
+PRIVILEGES = f"""{MARKER}
+SELECT current_user AS role,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       pg_has_role('pg_read_all_stats', 'USAGE') AS read_all_stats
+"""
+
+#: Without pg_read_all_stats, other roles' statements show ``<insufficient privilege>``
+#: and a NULL queryid: count what is hidden so the report can say so.
+HIDDEN_STATEMENTS = f"""{MARKER}
+SELECT count(*) FILTER (WHERE queryid IS NULL) AS hidden,
+       coalesce(sum(total_exec_time) FILTER (WHERE queryid IS NULL), 0) AS hidden_ms,
+       coalesce(sum(total_exec_time) FILTER (WHERE queryid IS NOT NULL), 0) AS visible_ms
+FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+#: Tables the role cannot SELECT (no plans, no bloat estimate for them) and sequences
+#: it can neither SELECT nor USE (pg_sequences then shows no last_value).
+UNREADABLE = f"""{MARKER}
+SELECT 'table' AS kind, n.nspname AS schema, c.relname AS name
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND NOT has_table_privilege(c.oid, 'SELECT')
+UNION ALL
+SELECT 'sequence', n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  -- CASE: the planner may test this before relkind, and tables are not sequences
+  AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(c.oid, 'SELECT, USAGE') END
+ORDER BY 1, 2, 3
 """
 
 SET_TIMEOUT = f"""{MARKER}
@@ -31,31 +84,62 @@ FROM pg_stat_database d
 WHERE d.datname = current_database()
 """
 
+#: Plain tables and partitioned parents (whose own counters are empty: their rows
+#: live in the partitions).
 TABLES = f"""{MARKER}
 SELECT s.schemaname AS schema, s.relname AS name,
        pg_total_relation_size(s.relid) AS size_bytes,
        s.n_live_tup AS live_tuples, s.n_dead_tup AS dead_tuples,
        s.seq_scan, s.seq_tup_read, coalesce(s.idx_scan, 0) AS idx_scan,
        s.n_mod_since_analyze AS mod_since_analyze,
+       s.n_tup_ins, s.n_tup_upd, s.n_tup_hot_upd, s.n_tup_del,
        coalesce(io.heap_blks_hit, 0) AS heap_blks_hit,
        coalesce(io.heap_blks_read, 0) AS heap_blks_read,
        s.last_vacuum, s.last_autovacuum, s.last_analyze, s.last_autoanalyze,
        EXISTS (SELECT 1 FROM pg_constraint p
                WHERE p.conrelid = s.relid AND p.contype = 'p') AS has_primary_key,
-       c.relispartition AS is_partitioned_child
+       c.relispartition AS is_partitioned_child,
+       c.relkind = 'p' AS is_partitioned
 FROM pg_stat_user_tables s
 JOIN pg_class c ON c.oid = s.relid
 LEFT JOIN pg_statio_user_tables io ON io.relid = s.relid
-WHERE c.relkind = 'r'
+WHERE c.relkind IN ('r', 'p')
+"""
+
+#: Every partition with its direct parent: a partitioned index is built from the
+#: parent down, one partition at a time.
+PARTITIONS = f"""{MARKER}
+SELECT cn.nspname AS schema, c.relname AS "table",
+       pn.nspname AS parent_schema, p.relname AS parent,
+       c.relkind = 'p' AS is_partitioned, c.relkind = 'f' AS is_foreign
+FROM pg_inherits i
+JOIN pg_class c ON c.oid = i.inhrelid
+JOIN pg_namespace cn ON cn.oid = c.relnamespace
+JOIN pg_class p ON p.oid = i.inhparent
+JOIN pg_namespace pn ON pn.oid = p.relnamespace
+WHERE p.relkind = 'p'
+ORDER BY pn.nspname, p.relname, cn.nspname, c.relname
 """
 
 #: Key columns are raw attribute names (as in pg_attribute, comparable with statement
-#: columns); expression keys are rendered by pg_get_indexdef(oid, k, true).
+#: columns); expression keys are rendered by pg_get_indexdef(oid, k, true). An index
+#: on a partitioned parent has no storage or counters of its own: its size and scans
+#: are its partitions' indexes' sums.
 INDEXES = f"""{MARKER}
+WITH building AS (SELECT index_relid FROM pg_stat_progress_create_index)
 SELECT n.nspname AS schema, t.relname AS "table", i.relname AS name,
        am.amname AS access_method,
-       pg_relation_size(x.indexrelid) AS size_bytes,
-       coalesce(s.idx_scan, 0) AS scans,
+       CASE WHEN i.relkind = 'I' THEN
+         (SELECT coalesce(sum(pg_relation_size(p.relid)), 0)
+          FROM pg_partition_tree(x.indexrelid) p WHERE p.isleaf)
+       ELSE pg_relation_size(x.indexrelid) END AS size_bytes,
+       CASE WHEN i.relkind = 'I' THEN
+         (SELECT coalesce(sum(ps.idx_scan), 0)
+          FROM pg_partition_tree(x.indexrelid) p
+          JOIN pg_stat_user_indexes ps ON ps.indexrelid = p.relid WHERE p.isleaf)
+       ELSE coalesce(s.idx_scan, 0) END AS scans,
+       i.relkind = 'I' AS is_partitioned,
+       pi.nspname AS attached_schema, pc.relname AS attached_name,
        x.indisunique AS is_unique, x.indisprimary AS is_primary,
        x.indisvalid AS is_valid,
        EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid
@@ -71,16 +155,18 @@ SELECT n.nspname AS schema, t.relname AS "table", i.relname AS name,
              FROM generate_series(x.indnkeyatts + 1, x.indnatts) AS k
              JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k - 1]
              ORDER BY k) AS include,
-       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
-               WHERE p.index_relid = x.indexrelid) AS being_built
+       x.indexrelid IN (SELECT index_relid FROM building) AS being_built
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
 JOIN pg_class t ON t.oid = x.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = i.relam
 LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = x.indexrelid
+LEFT JOIN pg_inherits ih ON ih.inhrelid = x.indexrelid
+LEFT JOIN pg_class pc ON pc.oid = ih.inhparent
+LEFT JOIN pg_namespace pi ON pi.oid = pc.relnamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND t.relkind IN ('r', 'm')
+  AND t.relkind IN ('r', 'm', 'p')
 """
 
 #: Replicas keep their own counters: the primary never sees their index scans.
@@ -89,16 +175,22 @@ SELECT schemaname AS schema, indexrelname AS name, coalesce(idx_scan, 0) AS scan
 FROM pg_stat_user_indexes
 """
 
+#: A foreign key declared on a partitioned parent is cloned onto every partition
+#: (``conparentid`` points back): only the parent's counts, with all its rows.
 FOREIGN_KEYS = f"""{MARKER}
 SELECT n.nspname AS schema, t.relname AS "table", c.conname AS name,
        ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
              ORDER BY k.ord) AS columns,
-       greatest(t.reltuples, 0)::bigint AS table_rows
+       CASE WHEN t.relkind = 'p' THEN
+         (SELECT coalesce(sum(greatest(pt.reltuples, 0)), 0)
+          FROM pg_partition_tree(t.oid) p JOIN pg_class pt ON pt.oid = p.relid
+          WHERE p.isleaf)
+       ELSE greatest(t.reltuples, 0) END::bigint AS table_rows
 FROM pg_constraint c
 JOIN pg_class t ON t.oid = c.conrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
-WHERE c.contype = 'f'
+WHERE c.contype = 'f' AND c.conparentid = 0
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 """
 
@@ -152,7 +244,8 @@ SEARCH_PATH = f"""{MARKER}
 SELECT unnest(current_schemas(false)) AS schema
 """
 
-#: pg_stat_statements is cluster-wide: only this database's statements, not ours.
+#: pg_stat_statements is cluster-wide: only this database's statements, and neither
+#: the project's own nor the drivers' (``:excluded`` is :data:`NOT_THE_APPLICATIONS`).
 STATEMENTS = f"""{MARKER}
 SELECT queryid, min(query) AS query, sum(calls)::bigint AS calls,
        sum(total_exec_time) AS total_time_ms,
@@ -160,9 +253,23 @@ SELECT queryid, min(query) AS query, sum(calls)::bigint AS calls,
        sum(rows)::bigint AS rows
 FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND queryid IS NOT NULL AND query NOT LIKE '{MARKER}%'
+  AND queryid IS NOT NULL AND NOT query LIKE ANY (CAST(:excluded AS text[]))
 GROUP BY queryid
 HAVING sum(calls) >= :min_calls
+"""
+
+#: What pg_stats knows of one column: the values a statement is planned with when
+#: the generic plan's estimate is far from what pg_stat_statements observed.
+COLUMN_STATS = f"""{MARKER}
+SELECT s.most_common_vals::text::text[] AS mcv, s.most_common_freqs AS freqs,
+       s.histogram_bounds::text::text[] AS histogram, s.n_distinct, s.null_frac,
+       ty.typcategory AS category
+FROM pg_stats s
+JOIN pg_namespace n ON n.nspname = s.schemaname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = s.attname
+JOIN pg_type ty ON ty.oid = a.atttypid
+WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3 AND NOT s.inherited
 """
 
 SNAPSHOT_TABLE_EXISTS = f"""{MARKER}
@@ -192,7 +299,7 @@ INSERT INTO pa_stat_statements_snapshots (queryid, calls, total_exec_time, rows,
 SELECT queryid, sum(calls), sum(total_exec_time), sum(rows), min(query)
 FROM pg_stat_statements
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  AND queryid IS NOT NULL AND query NOT LIKE '{MARKER}%'
+  AND queryid IS NOT NULL AND NOT query LIKE ANY (CAST(:excluded AS text[]))
 GROUP BY queryid
 """
 
@@ -203,8 +310,58 @@ WHERE captured_at < now() - make_interval(days => :days)
 
 #: The newest snapshot taken at least ``:seconds`` ago: the start of the window.
 SNAPSHOT_BEFORE = f"""{MARKER}
-SELECT captured_at, queryid, calls, total_exec_time, rows, query
+SELECT extract(epoch FROM now() - captured_at) AS age_seconds,
+       queryid, calls, total_exec_time, rows, query
 FROM pa_stat_statements_snapshots
 WHERE captured_at = (SELECT max(captured_at) FROM pa_stat_statements_snapshots
                      WHERE captured_at <= now() - make_interval(secs => :seconds))
+"""
+
+#: Table write counters, snapshotted with the statements: what an index would cost
+#: in maintenance is measured over a window, not over a bulk load at start-up.
+CREATE_TABLE_SNAPSHOT_TABLE = f"""{MARKER}
+CREATE TABLE IF NOT EXISTS pa_stat_tables_snapshots (
+    captured_at timestamptz NOT NULL DEFAULT now(),
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    n_tup_ins bigint NOT NULL,
+    n_tup_upd bigint NOT NULL,
+    n_tup_hot_upd bigint NOT NULL,
+    PRIMARY KEY (captured_at, schema_name, table_name)
+)
+"""
+
+TAKE_TABLE_SNAPSHOT = f"""{MARKER}
+INSERT INTO pa_stat_tables_snapshots
+    (schema_name, table_name, n_tup_ins, n_tup_upd, n_tup_hot_upd)
+SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+"""
+
+PRUNE_TABLE_SNAPSHOTS = f"""{MARKER}
+DELETE FROM pa_stat_tables_snapshots
+WHERE captured_at < now() - make_interval(days => :days)
+"""
+
+#: Index writes (inserts plus non-HOT updates) per table since the newest table
+#: snapshot at least an hour old; a counter that went down was reset: the current
+#: total counts.
+TABLE_WRITES_SINCE = f"""{MARKER}
+WITH base AS (
+    SELECT * FROM pa_stat_tables_snapshots
+    WHERE captured_at = (SELECT max(captured_at) FROM pa_stat_tables_snapshots
+                         WHERE captured_at <= now() - make_interval(secs => :seconds))
+)
+SELECT extract(epoch FROM now() - b.captured_at) AS age_seconds,
+       s.schemaname AS schema, s.relname AS "table",
+       CASE WHEN s.n_tup_ins >= b.n_tup_ins AND s.n_tup_upd >= b.n_tup_upd
+            THEN (s.n_tup_ins - b.n_tup_ins)
+                 + greatest(0, (s.n_tup_upd - s.n_tup_hot_upd)
+                               - (b.n_tup_upd - b.n_tup_hot_upd))
+            ELSE s.n_tup_ins + greatest(0, s.n_tup_upd - s.n_tup_hot_upd) END AS writes
+FROM base b
+JOIN pg_stat_user_tables s ON s.schemaname = b.schema_name AND s.relname = b.table_name
+"""
+
+TABLE_SNAPSHOT_EXISTS = f"""{MARKER}
+SELECT to_regclass('pa_stat_tables_snapshots') IS NOT NULL AS present
 """

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
+from personal_assistant.optimizer.estimates import stale_statistics
 from personal_assistant.optimizer.identifiers import qualified, quote
-from personal_assistant.optimizer.index_rules import index_recommendations, missing_fk_indexes
+from personal_assistant.optimizer.index_rules import index_recommendations
 from personal_assistant.optimizer.models import (
     TYPE_MAX,
     BloatStat,
@@ -21,29 +22,33 @@ from personal_assistant.optimizer.models import (
     Recommendation,
     SequenceStat,
     Severity,
-    StatementPlan,
     TableStat,
 )
 from personal_assistant.optimizer.settings import OptimizerSettings
-from personal_assistant.optimizer.suggest import index_suggestions
-
-_SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+from personal_assistant.optimizer.statements import StatementPlan, shorten
 
 
-def all_recommendations(
+def maintenance_recommendations(
     facts: CatalogFacts, plans: Sequence[StatementPlan], settings: OptimizerSettings
 ) -> list[Recommendation]:
-    """Every rule over ``facts``, most severe first, then by evidence (``score``)."""
-    recs: list[Recommendation] = [
-        *table_recommendations(facts.tables, settings),
+    """Every rule but the index suggestions (:mod:`.suggest`), unordered (:mod:`.ranking`)."""
+    stale = stale_statistics(
+        plans, facts.tables, settings.estimate_mismatch_ratio, settings.stale_min_mod_ratio
+    )
+    analyzed = {(r.schema, r.table) for r in stale}
+    tables = [
+        r
+        for r in table_recommendations(facts.tables, settings)
+        if r.kind != Kind.ANALYZE_NEEDED or (r.schema, r.table) not in analyzed
+    ]
+    return [
+        *tables,
+        *stale,
         *index_recommendations(facts, settings),
-        *missing_fk_indexes(facts.foreign_keys, facts.indexes, settings),
         *sequence_recommendations(facts.sequences, settings),
         *bloat_recommendations(facts.bloat, settings),
         *slow_queries(plans, settings),
-        *index_suggestions(plans, settings.min_cost_reduction),
     ]
-    return sorted(recs, key=lambda r: (_SEVERITY_ORDER[r.severity], -r.score, r.kind.value))
 
 
 # -- tables ---------------------------------------------------------------------------
@@ -107,8 +112,8 @@ def analyze_needed(table: TableStat, settings: OptimizerSettings) -> Recommendat
 
 
 def missing_primary_key(table: TableStat) -> Recommendation | None:
-    if table.has_primary_key or table.is_partitioned_child:
-        return None
+    if table.has_primary_key or table.is_partitioned_child or table.is_partitioned:
+        return None  # a partitioned table's key must include the partition key: by hand
     return _table_rec(
         table,
         Kind.MISSING_PRIMARY_KEY,
@@ -263,7 +268,7 @@ def slow_queries(
                 f"({stmt.total_time_ms / 1000:,.1f} s in all; threshold "
                 f"{settings.slow_query_mean_ms:g} ms); plan: {nodes}; "
                 f"estimated cost {plan.cost if plan.cost is not None else '?'}; "
-                f"query: {stmt.query[:200]}",
+                f"query: {shorten(stmt.query, 200)}",
                 sql=None,
                 schema=tables[0][0] if len(tables) == 1 else None,
                 table=tables[0][1] if len(tables) == 1 else None,

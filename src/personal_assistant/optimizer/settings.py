@@ -35,7 +35,19 @@ class OptimizerSettings(BaseSettings):
     snapshot_retention_days: Annotated[int, Ge(1), Le(3650)] = 14
     #: A hypothetical index is recommended only if it cuts the estimated cost this much.
     min_cost_reduction: Annotated[float, Gt(0), Le(0.99)] = 0.5
-    max_candidates_per_statement: Annotated[int, Ge(1), Le(100)] = 12
+    max_candidates_per_statement: Annotated[int, Ge(1), Le(100)] = 16
+    #: The planner's row estimate and pg_stat_statements' rows per call disagreeing by
+    #: this factor (or more) makes the statement be planned with observed values, and,
+    #: with ``stale_min_mod_ratio`` of the table changed since ANALYZE, a
+    #: ``stale_statistics`` recommendation.
+    estimate_mismatch_ratio: Annotated[float, Ge(2)] = 100.0
+    stale_min_mod_ratio: Ratio = 0.01
+    #: Estimated time one row write spends maintaining one more btree index (ms): what
+    #: an index costs per day is the table's index writes per day times this.
+    index_write_cost_ms: Annotated[float, Ge(0)] = 0.01
+    #: ``--apply`` waits at most this long for a lock (its session only; builds
+    #: themselves run with ``statement_timeout = 0``).
+    apply_lock_timeout_ms: Annotated[int, Ge(100), Le(3_600_000)] = 10_000
     slow_query_mean_ms: Annotated[float, Ge(0)] = 100.0
     #: Unused-index checks wait until the statistics cover this long (hours).
     unused_index_min_stats_age_hours: Annotated[float, Ge(0)] = 168.0

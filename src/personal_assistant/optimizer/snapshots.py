@@ -6,19 +6,24 @@ counters into ``pa_stat_statements_snapshots`` (created on first use; run it fro
 or a scheduler, e.g. hourly) and a window such as "last hour" is the difference
 between now and the newest snapshot at least an hour old. A statement whose counters
 went down was reset in between; its current totals are then the best estimate.
+The tables' write counters go into ``pa_stat_tables_snapshots`` at the same time:
+an index's maintenance cost is weighed against a window's writes
+(:func:`read_table_writes`), not against the bulk load a table started with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from personal_assistant.optimizer import queries
-from personal_assistant.optimizer.models import StatementStat
+from personal_assistant.optimizer.models import TableWrites
 from personal_assistant.optimizer.settings import OptimizerSettings
+from personal_assistant.optimizer.statements import StatementStat
 
 #: Window name -> length in seconds.
 WINDOWS = {"hour": 3600, "day": 86400}
@@ -32,27 +37,55 @@ async def take_snapshot(engine: AsyncEngine, settings: OptimizerSettings) -> int
         )
         await conn.execute(text(queries.CREATE_SNAPSHOT_TABLE))
         await conn.execute(text(queries.CREATE_SNAPSHOT_INDEX))
-        result = await conn.execute(text(queries.TAKE_SNAPSHOT))
-        await conn.execute(
-            text(queries.PRUNE_SNAPSHOTS), {"days": settings.snapshot_retention_days}
+        result = await conn.execute(
+            text(queries.TAKE_SNAPSHOT), {"excluded": list(queries.NOT_THE_APPLICATIONS)}
         )
+        await conn.execute(text(queries.CREATE_TABLE_SNAPSHOT_TABLE))
+        await conn.execute(text(queries.TAKE_TABLE_SNAPSHOT))
+        days = {"days": settings.snapshot_retention_days}
+        await conn.execute(text(queries.PRUNE_SNAPSHOTS), days)
+        await conn.execute(text(queries.PRUNE_TABLE_SNAPSHOTS), days)
         return int(result.rowcount)
+
+
+async def read_table_writes(conn: AsyncConnection) -> TableWrites | None:
+    """Writes since the newest table snapshot at least an hour old (None: none yet)."""
+    present = (await conn.execute(text(queries.TABLE_SNAPSHOT_EXISTS))).scalar_one()
+    if not present:
+        return None
+    result = await conn.execute(text(queries.TABLE_WRITES_SINCE), {"seconds": WINDOWS["hour"]})
+    rows = result.mappings().all()
+    if not rows:
+        return None
+    return TableWrites(
+        seconds=float(rows[0]["age_seconds"]),
+        writes={(r["schema"], r["table"]): int(r["writes"]) for r in rows},
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """A statement window: the counters since a baseline snapshot ``seconds`` old."""
+
+    seconds: float
+    statements: tuple[StatementStat, ...]
 
 
 async def read_windows(
     conn: AsyncConnection, current: Iterable[StatementStat]
-) -> dict[str, tuple[StatementStat, ...]]:
+) -> dict[str, Window]:
     """Per window with a baseline snapshot, the statements' counters over that window."""
     present = (await conn.execute(text(queries.SNAPSHOT_TABLE_EXISTS))).scalar_one()
     if not present:
         return {}
     now = list(current)
-    windows: dict[str, tuple[StatementStat, ...]] = {}
+    windows: dict[str, Window] = {}
     for name, seconds in WINDOWS.items():
         result = await conn.execute(text(queries.SNAPSHOT_BEFORE), {"seconds": seconds})
         baseline = [dict(r) for r in result.mappings().all()]
         if baseline:
-            windows[name] = tuple(deltas(now, _by_queryid(baseline)))
+            age = float(baseline[0]["age_seconds"])
+            windows[name] = Window(age, tuple(deltas(now, _by_queryid(baseline))))
     return windows
 
 
