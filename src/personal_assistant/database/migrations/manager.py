@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 import personal_assistant.database.migrations.preflight as preflight
+from personal_assistant.database.failover import ensure_primary
 from personal_assistant.database.migrations.adoption import AdoptReport, adopt
 from personal_assistant.database.migrations.errors import DirtyDatabaseError, MigrationError
 from personal_assistant.database.migrations.files import (
@@ -137,6 +138,7 @@ class MigrationManager:
             poll_s=s.poll_interval_s,
             on_wait=self._waiting,
         ) as conn:
+            await ensure_primary(conn, "running migrations")  # a standby takes no writes
             await self.tracking.ensure(conn)
             # Read only now: everything that decides what runs is read under the lock,
             # so a runner that waited sees what the previous one did.
