@@ -23,7 +23,7 @@ from personal_assistant.database.migrations.failures import (
     line_in_statement,
     reason,
 )
-from personal_assistant.database.migrations.lock import BlockerWatch
+from personal_assistant.database.migrations.lock import MESSAGE_HEAD, BlockerWatch
 from personal_assistant.database.migrations.lock_retry import Blocked
 from personal_assistant.database.migrations.sql_parse import Statement
 
@@ -37,8 +37,8 @@ DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError,
 #: local timeouts, and the worker lock that tells a waiting runner which session works
 #: for the lock holder (:func:`.lock.holder`; released at COMMIT). The simple query
 #: protocol has no parameters, so the four integers are formatted in with ``%d``.
-BEGIN_TEMPLATE = (
-    "BEGIN; CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
+BEGIN_TEMPLATE = MESSAGE_HEAD + (
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
     "SELECT pg_advisory_unlock_all(); DISCARD PLANS; DISCARD TEMP; DISCARD SEQUENCES; "
     "SELECT set_config('lock_timeout', '%dms', true), "
     "set_config('statement_timeout', '%dms', true), "
