@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -364,4 +365,57 @@ def test_the_database_fails_while_the_server_is_stopped_and_recovers(
     expect(page.locator("#card-migrations")).to_have_attribute(
         "data-status", "pass", timeout=WAIT_MS
     )
+    assert console.unexpected(allow=OUTAGE_NOISE) == []
+
+
+@contextlib.contextmanager
+def users_locked(server: Server) -> Iterator[tuple[int, int]]:
+    """``users`` locked by a session idle in its transaction, one session queued behind it.
+
+    Yields both pids; the lock is released (and the queued session finishes) on exit.
+    """
+    locker = psycopg.connect(server.dsn())
+    waiter = psycopg.connect(server.dsn(), autocommit=True)
+    queued = threading.Thread(target=waiter.execute, args=("SELECT count(*) FROM users",))
+    try:
+        locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        pids = (locker.info.backend_pid, waiter.info.backend_pid)
+        queued.start()
+        yield pids
+    finally:
+        locker.rollback()
+        if queued.is_alive():
+            queued.join(timeout=30)
+        locker.close()
+        waiter.close()
+
+
+def test_a_held_lock_shows_its_blocker_and_blocked_session_then_clears(
+    dashboard: tuple[Any, Console], server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    page, console = dashboard
+    # The optimizer explains statements on users: let its first analysis end first.
+    expect(page.locator("#analyse")).to_have_text("Analyse now", timeout=3 * WAIT_MS)
+    expect(page.locator("#blocked-empty")).to_be_visible()
+    card = page.locator("#card-database")
+    with users_locked(server) as (blocker, waiter):
+        blocked_row = page.locator("#blocked tbody tr", has_text=str(waiter))
+        expect(blocked_row).to_be_visible(timeout=WAIT_MS)
+        expect(blocked_row.locator("td").nth(1)).to_have_text("SELECT count(*) FROM users")
+        expect(blocked_row.locator("td").nth(2)).to_have_text("AccessShareLock on users")
+        expect(blocked_row.locator("td").nth(4)).to_have_text(str(blocker))
+        holder = page.locator("#blockers tbody tr", has_text=str(blocker))
+        expect(holder.locator("td").nth(2)).to_have_text("idle in transaction")
+        # Past HEALTH_BLOCKED_WARN_S (5 s) the database card warns, with the count.
+        expect(card).to_have_attribute("data-status", "warn", timeout=WAIT_MS)
+        expect(card.locator(".reason")).to_contain_text("waiting on a lock")
+        assert int(page.locator("[data-key='sessions.blocked']").inner_text()) >= 1
+        screenshot(page, "sessions")
+    expect(page.locator("#blocked-empty")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#blocked")).to_be_hidden()
+    expect(page.locator("#blockers-empty")).to_be_visible()
+    expect(page.locator("[data-key='sessions.blocked']")).to_have_text("0")
+    expect(card).to_have_attribute("data-status", "pass", timeout=WAIT_MS)
     assert console.unexpected(allow=OUTAGE_NOISE) == []

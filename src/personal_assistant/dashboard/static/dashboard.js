@@ -94,7 +94,9 @@
   async function getJSON(path, { detailed = true } = {}) {
     if (detailed && state.tokenRequired && !token()) return { ok: false, status: 0, locked: true };
     const headers = { Accept: "application/health+json, application/json" };
-    if (detailed && token()) headers.Authorization = `Bearer ${token()}`;
+    // Sent to the open endpoints too: /health/database then adds its details (the
+    // database's name, the blocked sessions) and never answers 401.
+    if (token()) headers.Authorization = `Bearer ${token()}`;
     const controller = new AbortController();
     const timer = window.setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     let response;
@@ -273,15 +275,69 @@
     const [status, reason] = verdict(result);
     setStatus(card, status, reason);
     const db = result.body && result.body.database;
+    const sessions = result.body && result.body.sessions;
     setFigures($(".figures", card), db
       ? [
         ["Round trip", `${fmtMs(db.response_time_ms)} ms`, "db.response_time_ms"],
         ["Server connections", `${db.connections} of ${db.max_connections}`, "db.connections"],
         ["Database", db.name, "db.name"],
         ["Server", db.server_version, "db.server_version"],
+        ...(sessions && sessions.available ? [["Waiting on a lock", fmtInt(sessions.blocked), "db.blocked"]] : []),
       ]
       : []);
     return status;
+  }
+
+  // -- blocked and long-running sessions (from /health/database) -----------------------
+  const fmtS = (seconds) => (seconds === null || seconds === undefined ? "–" : Number(seconds).toFixed(1));
+
+  function statementCell(s) {
+    if (s.statement) return { code: s.statement, title: s.fingerprint ? `fingerprint ${s.fingerprint}` : "" };
+    return s.visible === false ? "not visible (another role)" : "–";
+  }
+
+  function showList(id, rows) {
+    const shown = tableRows($(`#${id} tbody`), rows);
+    $(`#${id}`).hidden = shown === 0;
+    $(`#${id}-empty`).hidden = shown > 0;
+  }
+
+  function renderSessions(result) {
+    const sessions = result.body && result.body.sessions;
+    const message = $("#sessions-message");
+    const lists = $("#session-lists");
+    if (!sessions || !sessions.available) {
+      setFigures($("#session-figures"), []);
+      lists.hidden = true;
+      message.hidden = false;
+      message.textContent = sessions ? "The sessions could not be read: see the database card." : "Not known while the database does not answer.";
+      return;
+    }
+    const limits = sessions.thresholds;
+    setFigures($("#session-figures"), [
+      ["Waiting on a lock", fmtInt(sessions.blocked), "sessions.blocked"],
+      ["Longest wait", `${fmtS(sessions.longest_wait_s)} s`, "sessions.longest_wait_s"],
+      ["Blocking others", fmtInt(sessions.blocking), "sessions.blocking"],
+      [limits ? `Long-running (over ${limits.long_running_s} s)` : "Long-running", fmtInt(sessions.long_running), "sessions.long_running"],
+    ]);
+    if (!Array.isArray(sessions.blocked_sessions)) {
+      lists.hidden = true;
+      message.hidden = false;
+      message.textContent = "🔒 Enter the health token to see which sessions wait, and on whom.";
+      return;
+    }
+    lists.hidden = false;
+    message.hidden = true;
+    showList("blocked", sessions.blocked_sessions.map((s) => [
+      String(s.pid), statementCell(s), s.lock ? `${s.lock.mode} on ${s.lock.relation || s.lock.type}` : "–",
+      fmtS(s.waited_s), s.blocked_by.length ? s.blocked_by.join(", ") : "–",
+    ]));
+    const holder = (s) => [String(s.pid), statementCell(s), s.state || "not visible", fmtS(s.transaction_s)];
+    showList("blockers", sessions.blocking_sessions.map((s) => [...holder(s), fmtS(s.state_s), fmtInt(s.blocking)]));
+    showList("long-running", sessions.long_running_sessions.map(holder));
+    const note = $("#sessions-note");
+    note.hidden = !sessions.note;
+    note.textContent = sessions.note || "";
   }
 
   function renderPool(result) {
@@ -537,6 +593,7 @@
       getJSON("/health/database/migrations"),
     ]);
     checkToken([pool, performance, migrations]);
+    renderSessions(database);
     renderOverall([
       { name: "database", status: renderDatabase(database) },
       { name: "pool", status: renderPool(pool) },
