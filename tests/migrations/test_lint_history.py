@@ -10,20 +10,20 @@ from typer.testing import CliRunner
 
 from personal_assistant.cli.lint import app
 from personal_assistant.database.migrations.sql_parse import parse_statements
-from personal_assistant.database.migrations.validation import lint_sql
+from personal_assistant.database.migrations.validation import DatabaseFacts, lint_sql
 from personal_assistant.database.migrations.validation.history import NOTE, replay
 
 runner = CliRunner()
 
 
-def facts_after(*steps: str) -> object:
-    """The facts the history gives a migration that follows ``steps``."""
-    parsed = [(f"{i:04d}_s.sql", parse_statements(sql)) for i, sql in enumerate(steps, 1)]
-    return replay([*parsed, ("next.sql", ())])[-1]
+def facts_for(sql: str, *steps: str) -> DatabaseFacts:
+    """The facts the history gives ``sql`` when it follows ``steps``."""
+    parsed = [(f"{i:04d}_s.sql", parse_statements(step)) for i, step in enumerate(steps, 1)]
+    return replay([*parsed, ("next.sql", parse_statements(sql))])[-1]
 
 
 def rules(sql: str, *history: str) -> list[tuple[str, str]]:
-    result = lint_sql(sql, facts=facts_after(*history))  # type: ignore[arg-type]
+    result = lint_sql(sql, facts=facts_for(sql, *history))
     return [(f.rule, f.severity.value) for f in result.findings]
 
 
@@ -31,7 +31,8 @@ CREATE = "CREATE TABLE tags (id bigint PRIMARY KEY, name varchar(10) NOT NULL, n
 
 
 def test_a_table_created_earlier_and_never_filled_is_guessed_small() -> None:
-    found = lint_sql("CREATE INDEX tags_name_idx ON tags (name);", facts=facts_after(CREATE))
+    sql = "CREATE INDEX tags_name_idx ON tags (name);"
+    found = lint_sql(sql, facts=facts_for(sql, CREATE))
     (finding,) = found.findings
     assert finding.severity.value == "info"
     assert "tags is created by 0001_s.sql and no migration fills it" in finding.message
@@ -49,9 +50,12 @@ def test_a_table_filled_by_insert_select_or_copy_is_judged_large() -> None:
 
 def test_rows_inserted_by_values_are_counted_and_truncate_empties() -> None:
     values = "INSERT INTO tags VALUES (1, 'a'), (2, 'b');"
-    facts = facts_after(CREATE, values)
-    assert facts.get("tags").rows == 2  # type: ignore[attr-defined]
-    assert facts_after(CREATE, values, "TRUNCATE tags;").get("tags").rows == 0  # type: ignore[attr-defined]
+    after_insert = facts_for("SELECT * FROM tags;", CREATE, values).get("tags")
+    after_truncate = facts_for("SELECT * FROM public.tags;", CREATE, values, "TRUNCATE tags;")
+    assert after_insert is not None and after_insert.rows == 2
+    assert after_truncate.get("public.tags") == after_truncate.get("tags")
+    emptied = after_truncate.get("tags")
+    assert emptied is not None and emptied.rows == 0
 
 
 def test_widening_a_varchar_or_making_it_text_is_known_to_be_free() -> None:

@@ -35,7 +35,10 @@ from personal_assistant.database.migrations.validation.context import (
     DatabaseFacts,
     TableFacts,
 )
-from personal_assistant.database.migrations.validation.relations import relation_key
+from personal_assistant.database.migrations.validation.relations import (
+    referenced_relations,
+    relation_key,
+)
 from personal_assistant.database.migrations.validation.tracking import not_null_check_column
 
 _T = AlterTableType
@@ -91,20 +94,22 @@ class Replay:
         self.tables: dict[str, _Table] = {}
         self.indexes: dict[str, str] = {}  # index -> table
 
-    def facts(self) -> DatabaseFacts:
-        """What the history says now, as facts marked as guesses."""
+    def facts(self, names: Iterable[str] | None = None) -> DatabaseFacts:
+        """What the history says now about ``names`` (default: everything), as guesses."""
+        keys = set(self.tables) | set(self.indexes) if names is None else set(names)
         found: dict[str, TableFacts] = {}
-        for name, table in self.tables.items():
-            found[name] = TableFacts(
-                name,
-                rows=table.rows,
-                columns=dict(table.columns),
-                not_null_checked=frozenset(table.not_null),
-                guess=table.guess(name),
-            )
-        for index, name in self.indexes.items():
-            table = self.tables[name]
-            found[index] = TableFacts(index, rows=table.rows, guess=table.guess(name))
+        for key in (name.removeprefix("public.") for name in keys):
+            if (table := self.tables.get(key)) is not None:
+                found[key] = TableFacts(
+                    key,
+                    rows=table.rows,
+                    columns=dict(table.columns),
+                    not_null_checked=frozenset(table.not_null),
+                    guess=table.guess(key),
+                )
+            elif (owner := self.indexes.get(key)) is not None:
+                table = self.tables[owner]
+                found[key] = TableFacts(key, rows=table.rows, guess=table.guess(owner))
         return DatabaseFacts(found)
 
     def apply(self, file_name: str, statements: Iterable[Statement]) -> None:
@@ -212,11 +217,12 @@ class Replay:
 
 
 def replay(steps: Sequence[tuple[str, Sequence[Statement]]]) -> list[DatabaseFacts]:
-    """The facts before each step (``(file name, up statements)``, in version order)."""
+    """The facts before each step (``(file name, up statements)``, in version order),
+    about the relations that step names (so a long history stays linear)."""
     history = Replay()
     before = []
     for name, statements in steps:
-        before.append(history.facts())
+        before.append(history.facts(referenced_relations(statements)))
         history.apply(name, statements)
     return before
 
