@@ -37,6 +37,7 @@ from personal_assistant.api.security import warn_when_open
 from personal_assistant.api.settings import get_security_settings
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
+from personal_assistant.database.failover import confirm_primary, tracker_for
 from personal_assistant.database.migrations.errors import MigrationError
 from personal_assistant.database.pool_stats import merge_pool_stats
 from personal_assistant.monitoring import (
@@ -158,6 +159,10 @@ async def readiness(
             check = Check("service", "startup", Status.FAIL, "component", output=startup.reason)
             return health_json(HealthReport((check,), "readiness"))
         probe = await runtime.probe.get(config, deadline.budget_s, deadline)
+        # After a lost primary: 503 with why, until a writable host answers again.
+        if gap := await confirm_primary(db.get_engine(), deadline.remaining_s()):
+            primary = Check("postgresql", "primary", Status.FAIL, "datastore", output=gap)
+            return health_json(HealthReport((primary,), "readiness"))
         reach = Check("postgresql", "reachable", Status.PASS, "datastore", True)
         if isinstance(probe, ProbeFailure):
             reach = Check(
@@ -201,6 +206,9 @@ async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -
             runtime.sessions.get(config, timeout_s, deadline),
         )
         details: dict[str, Any] = {"timeout_s": timeout_s}
+        tracker = tracker_for(db.get_engine())
+        if tracker is not None and details_allowed:
+            details["primary"] = tracker.as_dict()  # which host, as configured: no credentials
         if not isinstance(probe, ProbeFailure):
             details["database"] = {"response_time_ms": round(probe.response_ms, 1)}
             if details_allowed:

@@ -25,6 +25,8 @@ def replica_checks(states: Sequence[Mapping[str, Any]], max_lag_ms: float) -> tu
         lag = state.get("lag_ms")
         if not state.get("healthy"):
             status, output = Status.WARN, "unreachable: reads go to the primary"
+        elif state.get("in_recovery") is False:
+            status, output = Status.WARN, "not in recovery (promoted): no longer a replica"
         elif lag is None:
             status, output = Status.WARN, "lag unknown: reads go to the primary"
         elif lag > max_lag_ms:
