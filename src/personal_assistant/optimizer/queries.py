@@ -263,7 +263,7 @@ HAVING sum(calls) >= :min_calls
 COLUMN_STATS = f"""{MARKER}
 SELECT s.most_common_vals::text::text[] AS mcv, s.most_common_freqs AS freqs,
        s.histogram_bounds::text::text[] AS histogram, s.n_distinct, s.null_frac,
-       ty.typcategory AS category
+       ty.typcategory::text AS category
 FROM pg_stats s
 JOIN pg_namespace n ON n.nspname = s.schemaname
 JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = s.tablename
