@@ -80,3 +80,13 @@ async def test_a_deadline_counts_from_its_start() -> None:
     await asyncio.sleep(0.05)
     assert 0.04 < deadline.elapsed_s() < 0.9
     assert 0.1 < deadline.remaining_s() < 0.96
+
+
+async def test_waiting_stops_early_enough_to_answer_by_the_deadline() -> None:
+    flight: SingleFlight[None] = SingleFlight()
+    deadline = Deadline.after(2.0)
+    assert deadline.at - deadline.wait_until == pytest.approx(0.1)  # 5%, at most 100 ms
+    short = Deadline.after(0.2)
+    assert short.at - short.wait_until == pytest.approx(0.01)
+    with pytest.raises(TimeoutError):
+        await flight.join(lambda: asyncio.sleep(1), Deadline.after(0.2))
