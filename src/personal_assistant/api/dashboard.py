@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse
 import personal_assistant.dashboard
 from personal_assistant.api.deps import SecuritySettingsDep
 from personal_assistant.api.responses import no_store_json
+from personal_assistant.api.schemas import DashboardConfig
 from personal_assistant.service import demo_traffic
 from personal_assistant.service.settings import ServiceSettings, get_service_settings
 
@@ -63,6 +64,10 @@ async def dashboard_static(name: str) -> FileResponse:
     return FileResponse(STATIC_DIR / name, media_type=media_type, headers=_REVALIDATE)
 
 
-@router.get("/dashboard/config", summary="What the dashboard page needs to know to start")
+@router.get(
+    "/dashboard/config",
+    summary="What the dashboard page needs to know to start",
+    responses={200: {"model": DashboardConfig}},
+)
 async def dashboard_config(security: SecuritySettingsDep) -> JSONResponse:
     return no_store_json({"token_required": security.health_token is not None})

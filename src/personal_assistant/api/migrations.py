@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from personal_assistant.api.deps import HealthTokenDep, RuntimeDep
 from personal_assistant.api.responses import HealthResponse, health_json
+from personal_assistant.api.schemas import TOKEN_ERRORS, MigrationsBody, health_responses
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import (
     DatabaseError,
@@ -102,7 +103,7 @@ def _reason(exc: DatabaseError | MigrationError, timeout_s: float) -> str:
     dependencies=[HealthTokenDep],
     summary="Applied version, pending migrations and the last applied time",
     response_class=HealthResponse,
-    responses={401: {"description": "HEALTH_TOKEN required"}, 503: {"description": "failing"}},
+    responses={**health_responses(MigrationsBody), **TOKEN_ERRORS},
 )
 async def migrations_health(runtime: RuntimeDep) -> JSONResponse:
     timeout_s = runtime.settings.health_db_timeout

@@ -91,7 +91,10 @@ async def store_baseline(
     """Record the current figures and return the whole stored baseline."""
     rows = baseline_rows(statements, min_calls)
     async with tagged_engine(engine).begin() as conn:
-        await conn.execute(CREATE_TABLE_SQL)
+        # CREATE ... IF NOT EXISTS needs CREATE on the schema even when the table is
+        # there: skip it then, so a role with DML grants only can record.
+        if not (await conn.execute(TABLE_EXISTS_SQL)).scalar():
+            await conn.execute(CREATE_TABLE_SQL)
         if rows:
             await conn.execute(UPSERT_SQL, rows)
         return await _select(conn)
