@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from personal_assistant.database import session as db
-from personal_assistant.monitoring import aggregate, server_stats
+from personal_assistant.monitoring import aggregate, db_probe, server_stats, sessions
 from personal_assistant.monitoring.own_statements import (
     ASYNCPG_INTROSPECTION_PREFIX,
     TAG,
@@ -37,6 +37,11 @@ def test_tagged_and_driver_statements_are_own(sql: str) -> None:
 )
 def test_application_statements_are_not_own(sql: str) -> None:
     assert not is_own(sql)
+
+
+@pytest.mark.parametrize("sql", [db_probe.PROBE_SQL, sessions.SESSIONS_SQL])
+def test_the_sql_the_monitoring_sends_itself_is_tagged(sql: str) -> None:
+    assert sql.startswith(TAG) and is_own(sql)
 
 
 def test_tagged_puts_the_tag_in_front() -> None:

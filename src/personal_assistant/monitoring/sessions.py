@@ -33,11 +33,13 @@ from personal_assistant.monitoring import db_probe
 from personal_assistant.monitoring.budget import Deadline, SingleFlight
 from personal_assistant.monitoring.fingerprint import StatementKey, statement_key
 from personal_assistant.monitoring.health import Check, Status, above
+from personal_assistant.monitoring.own_statements import tagged
 
 #: $1: seconds after which an open transaction (or a statement) counts as long-running.
 #: A backend waits for one lock at a time, so ``waits`` has at most one row per pid.
 #: CTEs used twice are computed once, so each catalog function runs once per call.
-SESSIONS_SQL = """
+SESSIONS_SQL = tagged(
+    """
 WITH waits AS (
     SELECT DISTINCT ON (l.pid)
            l.pid, l.locktype, l.mode, l.waitstart,
@@ -79,6 +81,7 @@ WHERE b.pid IS NOT NULL
    OR (a.in_database AND a.backend_type = 'client backend' AND a.state <> 'idle'
        AND a.transaction_s > $1::float8)
 """
+)
 
 #: What ``pg_stat_activity.query`` reads for another role's session without
 #: ``pg_read_all_stats``.
