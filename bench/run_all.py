@@ -50,6 +50,11 @@ BENCHES = (
     Bench("optimizer", "7. Optimizer", ("bench/optimizer_bench.py",)),
     Bench("startup", "8. Start-up", ("-m", "bench.startup_bench")),
     Bench("cli_startup", "9. CLI start-up", ("-m", "bench.cli_startup_bench")),
+    Bench(
+        "migration_apply",
+        "10. Migrations against one psql session",
+        ("-m", "bench.migration_apply_bench"),
+    ),
 )
 
 
