@@ -117,6 +117,14 @@ def test_a_unique_prefix_is_not_redundant() -> None:
     assert [r.index for r in recs] == ["a"]
 
 
+def test_include_columns_count_as_a_longer_index_as_in_pghero() -> None:
+    covering = idx("a_inc", "a", include=("b",))
+    assert [r.index for r in index_rules.redundant_indexes([idx("a", "a"), covering])] == ["a"]
+    assert index_rules.redundant_indexes([idx("b", "b"), covering]) == []
+    partial = idx("a_p", "a", predicate="b IS NULL")
+    assert index_rules.redundant_indexes([partial, covering]) == []
+
+
 def test_fk_index_may_list_the_columns_in_any_order() -> None:
     fk = ForeignKey("public", "t", "f", ("x", "y"), 10_000)
     assert choose.fk_needs([fk], [idx("yx", "y", "x", "z")], 1000) == []

@@ -45,11 +45,13 @@ def test_a_candidate_must_halve_the_cost_by_default() -> None:
     assert choose.best(plan(100, t(A, 50)), 0.5) == t(A, 50)
 
 
-def test_the_smallest_index_within_ten_percent_of_the_best_wins() -> None:
+def test_the_smallest_index_nearly_as_good_as_the_best_wins() -> None:
     assert choose.best(plan(100, t(A, 10, 800), t(AB, 9.5, 1600)), 0.5) == t(A, 10, 800)
-    assert choose.best(plan(100, t(A, 10), t(AB, 2)), 0.5) == t(AB, 2)
-    small = t(A_PARTIAL, 10.5, 100)
-    assert choose.best(plan(100, t(A, 10, 800), small), 0.5) == small
+    assert choose.best(plan(100, t(A, 10), t(AB, 2)), 0.5) == t(AB, 2)  # 5x the rest
+    small = t(A_PARTIAL, 15, 100)
+    assert choose.best(plan(1000, t(A, 10, 800), small), 0.5) == small
+    worse = t(A_PARTIAL, 30, 100)  # saves 70 of the best 90
+    assert choose.best(plan(100, t(A, 10, 800), worse), 0.5) == t(A, 10, 800)
 
 
 def test_a_prefix_folds_into_the_wider_index_with_the_same_lead() -> None:

@@ -5,8 +5,11 @@ without a supporting index add theirs. Chosen independently they contradict each
 other: ``(customer_id)`` for a foreign key next to ``(customer_id, rental_date)`` for
 a query, which the next report calls redundant. Here they are chosen together:
 
-1. each statement takes its best candidate: the smallest (HypoPG's size estimate)
-   within 10 % of the lowest cost, among those cutting the cost by the threshold;
+1. each statement takes its best candidate: among those cutting the cost by the
+   threshold, the smallest (HypoPG's size estimate) of those nearly as good as the
+   best: at least 90 % of its saving, and a remaining cost the best would not cut by
+   the threshold again (with a 10 % margin), so that the next report, with the
+   chosen index built, does not ask for the better one;
 2. a foreign key is served by a chosen full btree whose leading columns are the
    key's (in any order), or by switching one of its table's statements to such an
    option when that still passes; only otherwise does it get its own index;
@@ -26,8 +29,11 @@ from dataclasses import dataclass, replace
 from personal_assistant.optimizer.models import ForeignKey, IndexStat
 from personal_assistant.optimizer.statements import Candidate, StatementPlan, Trial
 
-#: A candidate within this factor of the best cost counts as good as the best.
-NEAR_BEST = 1.10
+#: A candidate saving this share of the best saving counts as good as the best...
+NEAR_SAVING = 0.90
+#: ...when the best would cut its remaining cost by less than the threshold, with
+#: this margin (then the smallest wins).
+NEAR_MARGIN = 0.90
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,18 @@ def passing(plan: StatementPlan, min_reduction: float) -> list[Trial]:
 
 
 def best(plan: StatementPlan, min_reduction: float) -> Trial | None:
-    """The smallest passing candidate within 10 % of the lowest cost."""
+    """The smallest passing candidate nearly as good as the best (see the docstring)."""
     good = passing(plan, min_reduction)
-    if not good:
+    if not good or plan.cost is None:
         return None
     lowest = min(t.cost for t in good)
-    near = [t for t in good if t.cost <= lowest * NEAR_BEST]
+    saving = plan.cost - lowest
+    ceiling = lowest / (1 - min_reduction) * NEAR_MARGIN
+    near = [
+        t
+        for t in good
+        if t.cost == lowest or (plan.cost - t.cost >= saving * NEAR_SAVING and t.cost < ceiling)
+    ]
     return min(near, key=lambda t: (_size(t), t.candidate.width, t.cost))
 
 

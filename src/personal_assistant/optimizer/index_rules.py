@@ -110,31 +110,38 @@ def duplicate_indexes(indexes: Sequence[IndexStat]) -> list[Recommendation]:
 
 
 def redundant_indexes(indexes: Sequence[IndexStat]) -> list[Recommendation]:
-    """A btree whose columns are a leading prefix of another btree's (PgHero's check)."""
+    """A btree whose columns lead another btree's (PgHero's check, which counts
+    INCLUDE columns too: ``(a)`` next to ``(a) INCLUDE (b)`` is redundant)."""
     recs: list[Recommendation] = []
     btrees = [i for i in indexes if i.is_valid and i.access_method == "btree"]
     for index in btrees:
         if index.is_unique or index.is_primary or index.backs_constraint:
             continue
         for other in btrees:
-            longer = len(other.columns) > len(index.columns)
-            if (
-                other is not index
-                and longer
-                and other.columns[: len(index.columns)] == index.columns
-                and other.predicate == index.predicate
-            ):
+            if other is not index and _leads(index, other):
                 recs.append(
                     _drop_rec(
                         index,
                         Kind.REDUNDANT_INDEX,
                         f"{column_list(index.columns)} is a prefix of {other.name!r} "
-                        f"{column_list(other.columns)}, which serves the same lookups; "
-                        f"{index.size_bytes:,} bytes",
+                        f"{column_list(other.columns)}"
+                        + (f" INCLUDE {column_list(other.include)}" if other.include else "")
+                        + f", which serves the same lookups; {index.size_bytes:,} bytes",
                     )
                 )
                 break
     return recs
+
+
+def _leads(index: IndexStat, other: IndexStat) -> bool:
+    """Whether ``other`` (same predicate) serves every lookup ``index`` does."""
+    if other.predicate != index.predicate:
+        return False
+    width = len(index.columns)
+    if len(other.columns) > width:
+        return other.columns[:width] == index.columns
+    full = (*other.columns, *other.include)
+    return not index.include and len(full) > width and full[:width] == index.columns
 
 
 def unused_indexes(facts: CatalogFacts, settings: OptimizerSettings) -> list[Recommendation]:

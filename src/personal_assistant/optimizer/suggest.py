@@ -217,8 +217,8 @@ def _side_effects(candidate: Candidate, facts: CatalogFacts) -> list[str]:
         )
     for index in _made_redundant(candidate, facts.indexes):
         out.append(
-            f"existing index {index.name!r} {column_list(index.columns)} becomes a "
-            f"redundant prefix of it: drop it afterwards "
+            f"existing index {index.name!r} {column_list(index.columns)} becomes "
+            f"redundant with it (a prefix of its columns): drop it afterwards "
             f"(DROP INDEX CONCURRENTLY {qualified(index.schema, index.name)})"
         )
     return out
@@ -237,6 +237,8 @@ def _made_redundant(candidate: Candidate, indexes: Sequence[IndexStat]) -> list[
         and i.predicate is None
         and not (i.is_unique or i.is_primary or i.backs_constraint)
         and i.attached_to is None
-        and len(i.columns) < width
-        and candidate.columns[: len(i.columns)] == i.columns
+        and not i.include
+        and i.columns != (*candidate.columns, *candidate.include)
+        and (*candidate.columns, *candidate.include)[: len(i.columns)] == i.columns
+        and len(i.columns) <= width
     ]
