@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Stand-in base images for CI, built locally because no container registry is reachable.
 #
-# They replace python:3.11-slim, postgres:15-bookworm and redis:7-bookworm ONLY for that
-# reason; on a normal Docker host the Dockerfile and the compose file use the official
-# images. Root filesystems come from `debootstrap --variant=minbase bookworm` plus
-# Debian's packages and are cached as tarballs under $PA_CONTAINER_CACHE (default
+# They replace python:3.11-slim, postgres:15-bookworm, redis:7-bookworm and the pgbouncer
+# image ONLY for that reason; on a normal Docker host the Dockerfile and the compose file
+# use the published images. Root filesystems come from `debootstrap --variant=minbase
+# bookworm` plus Debian's packages and are cached as tarballs under $PA_CONTAINER_CACHE (default
 # /var/cache/pa-container-ci), so only the first run on a machine pays for debootstrap.
 #
 #   docker/ci/standins.sh rootfs   build the cached tarballs (root, no engine needed)
@@ -15,6 +15,7 @@
 #   pa-ci/python-build:3.11   the same plus this machine's extra CAs (builder stage only)
 #   pa-ci/postgres:15         Debian's postgresql-15, entrypoint honouring POSTGRES_* variables
 #   pa-ci/redis:7             Debian's redis-server 7
+#   pa-ci/pgbouncer:1.18      Debian's pgbouncer (+pg_isready), entrypoint honouring DB_* variables
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -29,6 +30,7 @@ declare -A PACKAGES=(
   [python]="python3 python3-venv ca-certificates"
   [postgres]="postgresql-15 postgresql-contrib"
   [redis]="redis-server"
+  [pgbouncer]="pgbouncer postgresql-client"
 )
 
 log() { printf '[standins] %s\n' "$*" >&2; }
@@ -123,7 +125,7 @@ python_build_image() {
 
 cmd_rootfs() {
   mkdir -p "$CACHE"
-  for name in python postgres redis; do rootfs_tar "$name" >/dev/null; done
+  for name in python postgres redis pgbouncer; do rootfs_tar "$name" >/dev/null; done
 }
 
 cmd_images() {
@@ -133,9 +135,11 @@ cmd_images() {
     --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]'
   import_rootfs postgres pa-ci/rootfs-postgres:15
   import_rootfs redis pa-ci/rootfs-redis:7
+  import_rootfs pgbouncer pa-ci/rootfs-pgbouncer:1.18
   python_build_image
   build_standin pa-ci/postgres:15 "$HERE/standins/postgres"
   build_standin pa-ci/redis:7 "$HERE/standins/redis"
+  build_standin pa-ci/pgbouncer:1.18 "$HERE/standins/pgbouncer"
 }
 
 case "${1:-}" in

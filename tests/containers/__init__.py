@@ -47,6 +47,7 @@ class StandIns:
     python_builder: str = "pa-ci/python-build:3.11"
     postgres: str = "pa-ci/postgres:15"
     redis: str = "pa-ci/redis:7"
+    pgbouncer: str = "pa-ci/pgbouncer:1.18"
 
 
 @dataclass
@@ -137,6 +138,7 @@ def write_env_file(path: Path, images: StandIns, app_image: str, ports: dict[str
         "PYTHON_BUILDER_IMAGE": images.python_builder,
         "POSTGRES_IMAGE": images.postgres,
         "REDIS_IMAGE": images.redis,
+        "PGBOUNCER_IMAGE": images.pgbouncer,
         **{name: str(port) for name, port in ports.items()},
     }
     lines = [

@@ -1,8 +1,10 @@
 """The compose stack from docker/docker-compose.yml, brought up as a user would.
 
-postgres, redis and the Python base are local stand-ins (docker/ci/standins.sh) that
-replace the official images only because no registry is reachable here; the compose file
-takes them from variables, so the file under test is the published one.
+postgres, redis, pgbouncer and the Python base are local stand-ins
+(docker/ci/standins.sh) that replace the published images only because no registry is
+reachable here; the compose file takes them from variables, so the file under test is
+the published one. The stack runs twice: as it comes, and with ``--profile pgbouncer``
+and the app routed through PgBouncer, as docs/deployment.md says to set it up.
 """
 
 from __future__ import annotations
@@ -174,3 +176,74 @@ def test_postgres_data_survives_down_and_up(stack: Stack) -> None:
     stack.compose("up", "--wait", "--wait-timeout", "240", timeout=600)
     assert stack.psql("SELECT note FROM ci_volume_marker") == "kept"
     assert stack.ready()
+
+
+# -- the pgbouncer profile ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pgbouncer_stack(
+    docker_engine: Docker,
+    standin_images: StandIns,
+    app_image: BuiltImage,
+    measurements: dict[str, float],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """``--profile pgbouncer up --wait`` with the app's DATABASE_HOST set to pgbouncer."""
+    env_file = tmp_path_factory.mktemp("compose-pgbouncer") / "ci.env"
+    ports = {
+        "APP_PORT": free_port(),
+        "POSTGRES_PORT": free_port(),
+        "REDIS_PORT": free_port(),
+        "PGBOUNCER_PORT": free_port(),
+    }
+    token = write_env_file(env_file, standin_images, app_image.tag, ports)
+    with env_file.open("a") as env:
+        env.write("DATABASE_HOST=pgbouncer\nDATABASE_PGBOUNCER=true\n")
+    stack = Stack(
+        docker_engine, f"pa-ci-pgb-{uuid.uuid4().hex[:8]}", env_file, ports["APP_PORT"], token
+    )
+    started = time.monotonic()
+    try:
+        stack.compose(
+            "--profile", "pgbouncer", "up", "--wait", "--wait-timeout", "240", timeout=900
+        )
+        measurements["compose_up_pgbouncer_wait_seconds"] = time.monotonic() - started
+        yield stack
+    finally:
+        stack.compose("--profile", "pgbouncer", "down", "--volumes", "--remove-orphans",
+                      "--timeout", "5")  # fmt: skip
+
+
+def test_the_pgbouncer_profile_becomes_healthy(pgbouncer_stack: Stack) -> None:
+    status = pgbouncer_stack.status()
+    health = {s: status[s]["Health"] for s in ("postgres", "redis", "pgbouncer", "app")}
+    assert set(health.values()) == {"healthy"}, health
+
+
+def test_the_app_is_ready_through_pgbouncer(pgbouncer_stack: Stack) -> None:
+    response = httpx.get(f"http://127.0.0.1:{pgbouncer_stack.app_port}/health/ready", timeout=10)
+    assert response.status_code == 200, response.text
+    # Its connections really are PgBouncer clients: ask PgBouncer (stats user).
+    (container,) = pgbouncer_stack.containers("pgbouncer")
+    password = _env_value(pgbouncer_stack.env_file, "POSTGRES_PASSWORD")
+    clients = pgbouncer_stack.docker.run(
+        "exec", "-e", f"PGPASSWORD={password}", container, "psql", "-h", "127.0.0.1",
+        "-U", "pa", "-d", "pgbouncer", "-AtX", "-c", "SHOW CLIENTS",
+    ).stdout  # fmt: skip
+    assert "personal-assistant" in clients, clients
+
+
+def test_migrate_went_straight_to_postgres_in_the_pgbouncer_profile(
+    pgbouncer_stack: Stack,
+) -> None:
+    (container,) = pgbouncer_stack.containers("migrate")
+    state = pgbouncer_stack.docker.inspect(container, "{{.State.Status}} {{.State.ExitCode}}")
+    assert state == "exited 0", pgbouncer_stack.docker.logs(container)
+    assert pgbouncer_stack.psql("SELECT count(*) > 0 FROM schema_migrations") == "t"
+
+
+def _env_value(env_file: Path, name: str) -> str:
+    for line in env_file.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == name:
+            return value.strip()
+    raise KeyError(name)
