@@ -10,8 +10,10 @@ connection and hand out a freshly connected one instead.
 
 Connections opened for this checkout are not pinged, and with ``idle_s > 0`` neither
 are connections returned less than ``idle_s`` seconds ago (HikariCP's "alive bypass
-window"): on a busy service that saves the round trip on nearly every checkout, at
-the price of not catching a connection killed within that window.
+window", ``DATABASE_POOL_PRE_PING_IDLE``, 10 s by default): on a busy service that
+saves the round trip on nearly every checkout. A connection killed within that window
+is found by the statement using it instead; reads are then retried once on a fresh
+connection (:mod:`personal_assistant.database.reads`), writes get the error.
 """
 
 from __future__ import annotations

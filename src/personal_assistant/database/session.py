@@ -5,6 +5,13 @@ and closed by :func:`dispose_engine`. Sessions come from :data:`SessionLocal` (a
 ``async_sessionmaker`` bound at ``init_engine``), the FastAPI dependency
 :func:`get_db_session` (alias ``get_db``) or the :func:`session_scope` context manager.
 
+Reads go through :func:`read_session` (FastAPI: :func:`get_read_db_session`), which
+gives a :class:`~personal_assistant.database.reads.ReadSession`: autocommit (no
+BEGIN/ROLLBACK), routed to a replica when one is usable, and running
+:class:`~personal_assistant.database.compiled.CompiledStatement` objects on the fast path
+(one round trip on a warm pool). Every session applies the retry-once rule for reads
+(:mod:`personal_assistant.database.reads`).
+
 Every path closes its session in a ``finally`` shielded from cancellation, so a
 request cancelled mid-query (client gone, timeout) still returns its connection to the
 pool instead of leaking it.
@@ -13,18 +20,22 @@ pool instead of leaking it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import TracebackType
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from personal_assistant.database.engine import create_engine_from_config
-from personal_assistant.database.errors import EngineNotInitializedError, convert_db_error
+from personal_assistant.database.errors import EngineNotInitializedError
+from personal_assistant.database.fast_path import Route, Target
 from personal_assistant.database.pool_stats import PoolStats, PoolStatsCollector
+from personal_assistant.database.reads import ReadSession, RetryingSession
 from personal_assistant.database.replicas import Replica, ReplicaRouter
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.database.urls import mask_url
@@ -33,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: The conventional session factory name; bound to the engine by ``init_engine``.
 SessionLocal: async_sessionmaker[AsyncSession] = async_sessionmaker(
-    class_=AsyncSession, expire_on_commit=False
+    class_=AsyncSession, expire_on_commit=False, sync_session_class=RetryingSession
 )
 
 
@@ -46,6 +57,32 @@ class EngineState:
     stats: PoolStatsCollector
     replicas: ReplicaRouter | None = None
     read_engine: AsyncEngine | None = None  # the same pool, in autocommit mode
+    #: Where reads go: the primary's read engine alone, and one target per replica.
+    primary_route: Route = field(init=False)
+    replica_targets: dict[int, Target] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.primary_route = Route((Target(self.read_engine or self.engine),))
+
+    def read_route(self) -> Route:
+        """The usable replicas (round-robin order), then the primary."""
+        router = self.replicas
+        replicas = router.candidates() if router is not None else ()
+        if not replicas:
+            return self.primary_route
+        assert router is not None
+        targets = tuple(self._replica_target(router, r) for r in replicas)
+        return Route((*targets, *self.primary_route.targets))
+
+    def _replica_target(self, router: ReplicaRouter, replica: Replica) -> Target:
+        target = self.replica_targets.get(id(replica))
+        if target is None:
+            target = self.replica_targets[id(replica)] = Target(
+                replica.read_engine or replica.engine,
+                name=replica.name,
+                mark_down=functools.partial(router.mark_down, replica),
+            )
+        return target
 
 
 _state: EngineState | None = None
@@ -207,51 +244,61 @@ async def get_db_session() -> AsyncIterator[AsyncSession]:
 get_db = get_db_session
 
 
-async def open_read_session() -> AsyncSession:
+async def open_read_session() -> ReadSession:
     """A session for reads: on a usable replica (round-robin), else on the primary.
 
     Statements run in autocommit mode (one round trip each, no BEGIN/COMMIT); each
     sees its own snapshot, as at READ COMMITTED inside a transaction. Nothing stops a
     write here on the primary: writes belong in :func:`session_scope`.
 
-    The connection is taken at once, so a replica that went away since its last
-    health check is detected here, marked down, and the next candidate is tried.
+    No connection is taken yet: the first statement takes one, and a replica that
+    cannot be reached then is marked down and the next target serves the statement.
+    Close it with :func:`close_read_session` (``read_session()`` does).
     """
-    state = _current()
-    router = state.replicas
-    if router is not None:
-        for replica in router.candidates():
-            session = SessionLocal(bind=replica.read_engine or replica.engine)
-            try:
-                await session.connection()
-            except Exception as exc:
-                # Classified, not wrapped: this runs on every read session.
-                if convert_db_error(exc, "opening a read session on a replica") is None:
-                    raise
-                router.mark_down(replica, exc)
-                await _close_shielded(session)
-                continue
-            session.info["replica"] = replica.name
-            return session
-    session = SessionLocal(bind=state.read_engine or state.engine)
-    session.info["replica"] = None
-    return session
+    return ReadSession(_current().read_route())
 
 
-@asynccontextmanager
-async def read_session() -> AsyncIterator[AsyncSession]:
-    """``async with read_session() as s:`` for read-only work; never commits."""
-    session = await open_read_session()
-    try:
-        yield session
-    finally:
+async def close_read_session(session: AsyncSession) -> None:
+    """Give back what a read session holds: nothing, unless an ORM statement left a connection."""
+    if session.in_transaction():
         await _close_shielded(session)
+
+
+class _ReadScope:
+    """``async with read_session() as s:`` (a class: cheaper than a generator on every read)."""
+
+    __slots__ = ("_session",)
+
+    async def __aenter__(self) -> ReadSession:
+        self._session = await open_read_session()
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await close_read_session(self._session)
+
+
+def read_session() -> _ReadScope:
+    """``async with read_session() as s:`` for read-only work; never commits.
+
+    ``await user_has_permission(s, ...)`` and any other
+    :class:`~personal_assistant.database.compiled.CompiledStatement` run on the fast
+    path: one round trip on a warm pool.
+    """
+    return _ReadScope()
 
 
 async def get_read_db_session() -> AsyncIterator[AsyncSession]:
     """FastAPI dependency for read-only endpoints (routed to replicas when configured)."""
-    async with read_session() as session:
+    session = await open_read_session()
+    try:
         yield session
+    finally:
+        await close_read_session(session)
 
 
 @asynccontextmanager

@@ -57,7 +57,8 @@ class DatabaseConfig(BaseSettings):
     pool_timeout: Annotated[float, Gt(0), Le(3600)] = 30.0
     pool_recycle: Annotated[int, Ge(-1), Le(86400)] = 1800
     pool_pre_ping: bool = True
-    pool_pre_ping_idle: Annotated[float, Ge(0), Le(3600)] = 0.0
+    #: Ping only connections idle this long (s); reads on warmer ones retry once instead.
+    pool_pre_ping_idle: Annotated[float, Ge(0), Le(3600)] = 10.0
     pool_overflow_grace: Annotated[float, Ge(0), Le(3600)] = 10.0
     connect_retries: Annotated[int, Ge(0), Le(20)] = 3
     connect_retry_initial_delay: Annotated[float, Ge(0), Le(60)] = 0.5
