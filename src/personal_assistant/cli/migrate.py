@@ -170,6 +170,8 @@ def _run_steps(report: StepReport, steps: Coroutine[Any, Any, list[StepResult]])
     except MigrationError as exc:
         report.fail(exc)
         raise
+    finally:
+        report.stop()  # the progress bar, whatever happened
     report.finish(results)
 
 

@@ -97,7 +97,8 @@ class StepReport:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Take the progress bar down (idempotent)."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
@@ -106,21 +107,22 @@ class StepReport:
 
     def finish(self, results: Sequence[StepResult]) -> None:
         """The run succeeded: a closing line, or the JSON document."""
-        self._stop()
+        self.stop()
         total = sum(r.execution_ms for r in results)
         if self.as_json:
             steps = [_step_json(e) for e in self.done]
             document = {"command": self.direction, "ok": True, "steps": steps}
             typer.echo(json.dumps(document, indent=2))
+        elif not results and self.direction == "up":
+            console.print("[green]nothing to do[/]: the database is up to date")
         elif not results:
-            verb = "nothing to do" if self.direction == "up" else "nothing to roll back"
-            console.print(f"[green]{verb}[/]: the database is up to date")
+            console.print("[green]nothing to roll back[/]")
         else:
             console.print(f"{len(results)} migration(s) {_VERB[self.direction]} in {total} ms")
 
     def fail(self, error: BaseException) -> None:
         """The run failed: what it completed, what failed and how, what it did not run."""
-        self._stop()
+        self.stop()
         ran = {e.version for e in self.done}
         failed = self.failed
         left = [e for e in self.planned if e.version not in ran and e is not failed]
