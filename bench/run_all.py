@@ -55,6 +55,7 @@ BENCHES = (
         "10. Migrations against one psql session",
         ("-m", "bench.migration_apply_bench"),
     ),
+    Bench("failover", "11. Primary failover", ("-m", "bench.failover_bench"), False),
 )
 
 
