@@ -4,9 +4,10 @@ Two app engines (two "workers", each with its own pool) talk to one real PgBounc
 1.18 in transaction mode, so server connections are shared between them and between
 transactions. Each round reloads the demo data with several loaders racing (the
 advisory lock lets one seed), then checks it; then many concurrent clients run the
-permission check and the permission list on both paths (``session_scope``-style
-transactions and the autocommit read path) and compare every answer with the one
-PostgreSQL gives directly, bypassing PgBouncer. Zero wrong, empty or failed answers.
+permission check and the permission list on every path (a transaction, autocommit
+ORM execution, and the read path's fast path straight to asyncpg) and compare every
+answer with the one PostgreSQL gives directly, bypassing PgBouncer. Zero wrong, empty
+or failed answers.
 
 The table is truncated without restarting its identity, so every round's ids start
 where the last round's ended: a seed that assumed ids ``1..N`` would give roles to
@@ -28,8 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database.demo import DEMO_USERS, load_demo_data
 from personal_assistant.database.engine import create_engine_from_config
+from personal_assistant.database.fast_path import Route, Target
 from personal_assistant.database.migrations import MigrationManager
 from personal_assistant.database.queries.rbac import list_user_permissions, user_has_permission
+from personal_assistant.database.reads import ReadSession
 from tests.fixtures.pgbouncer import PgBouncer
 from tests.fixtures.postgres import ServerInfo
 
@@ -123,24 +126,31 @@ async def _check_round(setup: Setup, expected: dict[int, list[str]], tally: Tall
     if (users, without_role) != (DEMO_USERS, 0):
         tally.wrong.append(f"demo data: {users} users, {without_role} without a role")
     first = min(expected)
-    async with AsyncSession(setup.workers[1]) as session:
+    async with _session(setup.workers[1], 2) as session:
         got = await list_user_permissions(session, first)
     tally.answers += 1
     if got != expected[first] or not got:
         tally.wrong.append(f"first demo user {first}: {got} != {expected[first]}")
 
 
+def _session(engine: AsyncEngine, path: int) -> AsyncSession:
+    """0: a transaction; 1: autocommit, ORM execution; 2: the read path's fast path."""
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    if path == 2:
+        return ReadSession(Route((Target(autocommit),)))
+    return AsyncSession(autocommit if path == 1 else engine)
+
+
 async def _client(
     number: int, setup: Setup, expected: dict[int, list[str]], iterations: int, tally: Tally
 ) -> None:
     engine = setup.workers[number % 2]
-    read_path = engine.execution_options(isolation_level="AUTOCOMMIT")
     cases = list(expected.items())
     for i in range(iterations):
         user_id, perms = cases[(number * 7 + i) % len(cases)]
         probe = perms[i % len(perms)] if perms else "documents:read"
         try:
-            async with AsyncSession(read_path if i % 2 else engine) as session:
+            async with _session(engine, (number + i) % 3) as session:
                 listed = await list_user_permissions(session, user_id)
                 has = await user_has_permission(session, user_id, probe)
                 never = await user_has_permission(session, user_id, "no.such.permission")
