@@ -78,3 +78,12 @@ async def test_asyncpg_still_records_the_host_it_chose(pg_server: ServerInfo) ->
         assert _host_of(conn) == f"{pg_server.host}:{pg_server.port}"
     finally:
         await conn.close()
+
+
+def test_the_body_names_hosts_only_when_there_is_a_choice() -> None:
+    single = PrimaryTracker(hosts=("db.internal:5432",))
+    single.reached("db.internal:5432", writable=True)
+    assert "db.internal" not in str(single.as_dict())
+    pair = PrimaryTracker(hosts=("db1:5432", "db2:5432"))
+    pair.reached("db2:5432", writable=True)
+    assert pair.as_dict()["host"] == "db2:5432"

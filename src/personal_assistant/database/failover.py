@@ -18,7 +18,8 @@ old primary:
   configured, never credentials), when the primary was lost and why, and when a
   writable host was reached again. ``/health/ready`` answers 503 with the reason while
   the primary is lost (:func:`confirm_primary` looks again, with one connection), and
-  ``/health/database`` names the current primary for callers with read access.
+  ``/health/database`` names the current primary for callers with read access (when
+  several hosts are configured: with one, the body names no address).
 
 Only the primary's engine gets this: a replica refusing a write (``25006``) is normal.
 
@@ -142,12 +143,17 @@ class PrimaryTracker:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """For callers with read access: hosts as configured, no credentials."""
+        """For callers with read access: no credentials, and addresses only when several
+        hosts are configured (with one there is nothing to choose, so nothing to name)."""
         lost = None if self.lost_since is None else time.monotonic() - self.lost_since
-        return {
-            "host": None if lost is not None else self.current,
-            "last_host": self.current,
-            "hosts": list(self.hosts),
+        body: dict[str, Any] = {}
+        if len(self.hosts) > 1:
+            body.update(
+                host=None if lost is not None else self.current,
+                last_host=self.current,
+                hosts=list(self.hosts),
+            )
+        return body | {
             "lost_seconds": None if lost is None else round(lost, 2),
             "lost_reason": self.lost_reason,
             "failovers": self.failovers,
