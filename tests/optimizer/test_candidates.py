@@ -96,3 +96,20 @@ def test_candidates_covered_by_an_existing_index_of_any_method_are_skipped() -> 
     assert not covered(
         Candidate("public", "orders", ("status",)), [index("status", predicate="id > 0")]
     )
+
+
+def test_null_tests_make_partial_candidates_and_covering_ones_when_few_columns_are_read() -> None:
+    query = "SELECT id FROM orders WHERE customer_id = $1 AND status IS NULL"
+    found = build_candidates(
+        column_uses(query, COLUMNS, PATH), [], limit=20, read={("public", "orders"): {"id"}}
+    )
+    partial = [c for c in found if c.predicate]
+    assert [(c.columns, c.include, c.predicate) for c in partial] == [
+        (("customer_id",), (), "status IS NULL"),
+        (("customer_id",), ("id",), "status IS NULL"),
+    ]
+
+
+def test_lower_of_a_column_is_an_expression_key() -> None:
+    (use,) = column_uses("SELECT * FROM customers WHERE lower(email) = $1", COLUMNS, PATH)
+    assert (use.column, use.expression, use.param) == ("email", "lower(email)", 1)

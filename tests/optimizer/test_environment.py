@@ -4,7 +4,6 @@ extensions, read-only bounded queries, snapshot windows and replicas."""
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_assistant.config.optimization import DatabaseOptimizer, OptimizerSettings
@@ -80,8 +79,8 @@ async def test_missing_extensions_are_listed_as_unavailable(
 
 async def test_analysis_runs_read_only_with_a_statement_timeout(engine: AsyncEngine) -> None:
     async with read_only(engine, 1234) as conn:
-        assert (await conn.execute(text("SHOW transaction_read_only"))).scalar() == "on"
-        assert (await conn.execute(text("SHOW statement_timeout"))).scalar() == "1234ms"
+        assert await conn.fetchval("SHOW transaction_read_only") == "on"
+        assert await conn.fetchval("SHOW statement_timeout") == "1234ms"
 
 
 async def test_windows_come_from_snapshot_differences(

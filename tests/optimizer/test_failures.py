@@ -1,8 +1,8 @@
 """The server going away or a statement being cancelled mid-run: one clear error.
 
-The analysis is held on a lock (another session holds ACCESS EXCLUSIVE on a table,
-so the catalog query's size function waits), then the server is stopped (``pg_ctl
-stop -m fast``) or the statement times out. The CLI prints one message and exits 1,
+The analysis is held on a lock (another session holds ACCESS EXCLUSIVE on a table a
+recorded statement reads, so planning it waits), then the server is stopped
+(``pg_ctl stop -m fast``) or the statement times out. The CLI prints one message and exits 1,
 with no traceback; the endpoint answers 503 with the reason.
 """
 
@@ -35,6 +35,8 @@ async def locked(own_cluster: PostgresCluster) -> AsyncIterator[PostgresCluster]
     holder = await asyncpg.connect(own_cluster.url(driver="postgresql"))
     await holder.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     await holder.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    for i in range(3):
+        await holder.fetch("SELECT * FROM t WHERE id = $1", i)  # a top statement on t
     await holder.execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
     try:
         yield own_cluster
@@ -44,7 +46,7 @@ async def locked(own_cluster: PostgresCluster) -> AsyncIterator[PostgresCluster]
 
 
 async def wait_for_lock_wait(cluster: PostgresCluster, deadline_s: float = 30) -> None:
-    """Until some backend waits on a lock (the optimizer's catalog query)."""
+    """Until some backend waits on a lock (the optimizer planning a statement on t)."""
     conn = await asyncpg.connect(cluster.url(driver="postgresql"))
     try:
         end = time.monotonic() + deadline_s
@@ -88,7 +90,7 @@ async def test_the_cli_says_what_it_was_doing_when_the_server_stops(
     assert code == 1, (out, err)
     assert "Traceback" not in out + err
     message = " ".join(err.split())
-    assert "the optimizer stopped while reading the catalogs" in message
+    assert "the optimizer stopped while planning the top statements" in message
     assert "check that the server is running and reachable" in message
     assert "administrator command" in message  # the server's own reason
     assert err.count("error:") == 1, err
@@ -118,7 +120,7 @@ async def test_the_error_is_an_optimizer_error_from_the_database_error(
     finally:
         await engine.dispose()
     assert caught.value.retryable and caught.value.sqlstate == "57014"
-    assert caught.value.step.startswith("reading the catalogs")
+    assert caught.value.step.startswith("planning the top statements")
 
 
 async def test_the_endpoint_answers_503_with_the_reason(locked: PostgresCluster) -> None:

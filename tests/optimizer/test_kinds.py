@@ -13,7 +13,8 @@ from tests.optimizer.conftest import analyze, flush_stats
 
 PEOPLE = """
     CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, name text NOT NULL,
-                         team int NOT NULL, score int NOT NULL, left_at date, pad text);
+                         team int NOT NULL, score int NOT NULL, left_at date, pad text)
+        WITH (autovacuum_enabled = off);
     INSERT INTO people
         SELECT g, 'User' || g || '@Example.com', md5(g::text), g % 2000, g % 97,
                CASE WHEN g % 100 = 0 THEN NULL ELSE date '2024-01-01' END, repeat('p', 200)
@@ -33,20 +34,31 @@ async def suggested(engine: AsyncEngine, settings: OptimizerSettings) -> list[Re
 async def plant(db: asyncpg.Connection) -> None:
     await db.execute(PEOPLE)
     await flush_stats(db)
-    # Twice: the first VACUUM after a bulk insert sets hint bits, not the visibility map
-    # (relallvisible stays 0 and an index-only scan is costed like a plain one).
-    await db.execute("VACUUM ANALYZE people")
-    await db.execute("VACUUM people")
+    # Every page all-visible, or an index-only scan is costed like a plain one and the
+    # covering and partial candidates are judged on a coin toss. Seen on PostgreSQL 15:
+    # VACUUM sets no page all-visible until the xid horizon has moved past the insert
+    # (another transaction took an xid, and then some), so: take one, vacuum, look.
+    await db.execute("ANALYZE people")
+    for _ in range(10):
+        await db.execute("SELECT pg_current_xact_id()")
+        await db.execute("VACUUM people")
+        pages = await db.fetchrow(
+            "SELECT relpages, relallvisible FROM pg_class WHERE relname = 'people'"
+        )
+        if pages["relallvisible"] >= pages["relpages"]:
+            break
+    assert pages["relallvisible"] >= pages["relpages"], dict(pages)
 
 
-async def test_a_recurring_is_null_condition_gets_a_partial_index(
+async def test_a_recurring_is_null_condition_gets_a_partial_covering_index(
     engine: AsyncEngine, db: asyncpg.Connection, settings: OptimizerSettings
 ) -> None:
     await plant(db)
     await run(db, "SELECT id FROM people WHERE team = $1 AND left_at IS NULL", 7)
     (rec,) = await suggested(engine, settings)
     assert rec.sql == (
-        "CREATE INDEX CONCURRENTLY people_team_idx ON public.people (team) WHERE left_at IS NULL;"
+        "CREATE INDEX CONCURRENTLY people_team_idx ON public.people (team) INCLUDE (id) "
+        "WHERE left_at IS NULL;"
     )
 
 

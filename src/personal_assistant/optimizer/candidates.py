@@ -63,6 +63,10 @@ def _for_table(
             lead = [k for k in keys if k != use.column][:2] or [use.column]
             for key in lead:
                 yield Candidate(schema, name, (key,), predicate=use.predicate)
+                # The predicate's column is implied, not needed for an index-only scan.
+                extra = tuple(sorted((read or set()) - {key, use.column}))
+                if read and 0 < len(extra) <= MAX_INCLUDE:
+                    yield Candidate(schema, name, (key,), include=extra, predicate=use.predicate)
     pairs = [(first, second) for first in eq for second in keys if second != first]
     for pair in pairs:
         yield Candidate(schema, name, pair)

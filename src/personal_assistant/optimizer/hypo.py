@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from sqlalchemy import text
 
 from personal_assistant.optimizer import estimates, parsing, queries
 from personal_assistant.optimizer.candidates import build_candidates
@@ -101,11 +100,8 @@ async def _session(
     engine: AsyncEngine, facts: CatalogFacts, settings: OptimizerSettings
 ) -> AsyncIterator[_Tester]:
     async with read_only(engine, settings.statement_timeout_ms) as conn:
-        await conn.execute(
-            text(f"{_M} SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-        )
-        raw = await conn.get_raw_connection()
-        yield _Tester(raw.driver_connection, facts, settings)
+        await conn.execute(f"{_M} SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
+        yield _Tester(conn, facts, settings)
 
 
 class _Tester:

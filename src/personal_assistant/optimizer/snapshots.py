@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from personal_assistant.optimizer import queries
 from personal_assistant.optimizer.models import TableWrites
@@ -32,29 +33,28 @@ WINDOWS = {"hour": 3600, "day": 86400}
 async def take_snapshot(engine: AsyncEngine, settings: OptimizerSettings) -> int:
     """Store the current counters (and prune old snapshots); returns rows stored."""
     async with engine.begin() as conn:
-        await conn.execute(
-            text(queries.SET_TIMEOUT), {"timeout": str(settings.statement_timeout_ms)}
+        await conn.execute(text(f"{queries.MARKER} SELECT 1"))  # begins the transaction
+        raw = await conn.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        await driver.execute(
+            f"{queries.MARKER} SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}"
         )
-        await conn.execute(text(queries.CREATE_SNAPSHOT_TABLE))
-        await conn.execute(text(queries.CREATE_SNAPSHOT_INDEX))
-        result = await conn.execute(
-            text(queries.TAKE_SNAPSHOT), {"excluded": list(queries.NOT_THE_APPLICATIONS)}
-        )
-        await conn.execute(text(queries.CREATE_TABLE_SNAPSHOT_TABLE))
-        await conn.execute(text(queries.TAKE_TABLE_SNAPSHOT))
-        days = {"days": settings.snapshot_retention_days}
-        await conn.execute(text(queries.PRUNE_SNAPSHOTS), days)
-        await conn.execute(text(queries.PRUNE_TABLE_SNAPSHOTS), days)
-        return int(result.rowcount)
+        await driver.execute(queries.CREATE_SNAPSHOT_TABLE)
+        await driver.execute(queries.CREATE_SNAPSHOT_INDEX)
+        status = await driver.execute(queries.TAKE_SNAPSHOT, list(queries.NOT_THE_APPLICATIONS))
+        await driver.execute(queries.CREATE_TABLE_SNAPSHOT_TABLE)
+        await driver.execute(queries.TAKE_TABLE_SNAPSHOT)
+        days = settings.snapshot_retention_days
+        await driver.execute(queries.PRUNE_SNAPSHOTS, days)
+        await driver.execute(queries.PRUNE_TABLE_SNAPSHOTS, days)
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 n"
 
 
-async def read_table_writes(conn: AsyncConnection) -> TableWrites | None:
+async def read_table_writes(conn: asyncpg.Connection) -> TableWrites | None:
     """Writes since the newest table snapshot at least an hour old (None: none yet)."""
-    present = (await conn.execute(text(queries.TABLE_SNAPSHOT_EXISTS))).scalar_one()
-    if not present:
+    if not await conn.fetchval(queries.TABLE_SNAPSHOT_EXISTS):
         return None
-    result = await conn.execute(text(queries.TABLE_WRITES_SINCE), {"seconds": WINDOWS["hour"]})
-    rows = result.mappings().all()
+    rows = await conn.fetch(queries.TABLE_WRITES_SINCE, WINDOWS["hour"])
     if not rows:
         return None
     return TableWrites(
@@ -72,17 +72,15 @@ class Window:
 
 
 async def read_windows(
-    conn: AsyncConnection, current: Iterable[StatementStat]
+    conn: asyncpg.Connection, current: Iterable[StatementStat]
 ) -> dict[str, Window]:
     """Per window with a baseline snapshot, the statements' counters over that window."""
-    present = (await conn.execute(text(queries.SNAPSHOT_TABLE_EXISTS))).scalar_one()
-    if not present:
+    if not await conn.fetchval(queries.SNAPSHOT_TABLE_EXISTS):
         return {}
     now = list(current)
     windows: dict[str, Window] = {}
     for name, seconds in WINDOWS.items():
-        result = await conn.execute(text(queries.SNAPSHOT_BEFORE), {"seconds": seconds})
-        baseline = [dict(r) for r in result.mappings().all()]
+        baseline = [dict(r) for r in await conn.fetch(queries.SNAPSHOT_BEFORE, seconds)]
         if baseline:
             age = float(baseline[0]["age_seconds"])
             windows[name] = Window(age, tuple(deltas(now, _by_queryid(baseline))))
