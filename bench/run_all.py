@@ -56,6 +56,7 @@ BENCHES = (
         ("-m", "bench.migration_apply_bench"),
     ),
     Bench("failover", "11. Primary failover", ("-m", "bench.failover_bench"), False),
+    Bench("optimizer_cli", "12. pa-db optimize end to end", ("-m", "bench.optimizer_cli_bench")),
 )
 
 
