@@ -105,3 +105,34 @@ async def test_a_statement_that_no_longer_plans_is_noted_and_the_rest_still_run(
     report = await analyze(engine, settings)
     assert any("could not plan" in n and "UndefinedTableError" in n for n in report.notes)
     assert [r.table for r in report.of_kind(Kind.MISSING_INDEX)] == ["orders"]
+
+
+async def test_an_index_that_would_not_pay_for_its_writes_is_left_out_with_a_note(
+    engine: AsyncEngine, db: asyncpg.Connection
+) -> None:
+    await plant_orders(db)
+    await db.execute("CREATE TABLE quiet (LIKE orders INCLUDING ALL)")
+    await db.execute("INSERT INTO quiet SELECT * FROM orders")
+    await db.execute("ANALYZE quiet")
+    await db.execute("SELECT pg_stat_force_next_flush()")  # the copy lands before the window
+    optimizer = DatabaseOptimizer(engine, OptimizerSettings(window="hour"))
+    await optimizer.snapshot()
+    await db.execute("""
+        UPDATE pa_stat_tables_snapshots SET captured_at = now() - interval '2 hours';
+        UPDATE pa_stat_statements_snapshots SET captured_at = now() - interval '2 hours';
+    """)
+    await db.execute(  # 200,000 index writes in the window on orders, none on quiet
+        "INSERT INTO orders SELECT g, g % 5000, 1, 'n' FROM generate_series(200001, 400000) g"
+    )
+    for i in range(3):
+        await db.fetch(LOOKUP, i)
+        await db.fetch(LOOKUP.replace("orders", "quiet"), i)
+    await db.execute("SELECT pg_stat_force_next_flush()")
+    report = await optimizer.analyze()
+    assert [r.table for r in report.of_kind(Kind.MISSING_INDEX)] == ["quiet"], report.notes
+    assert any(
+        "public.orders (customer_id) would save about" in n and "in index maintenance" in n
+        for n in report.notes
+    ), report.notes
+    (rec,) = report.of_kind(Kind.MISSING_INDEX)
+    assert rec.write_cost_ms_per_day == 0 and rec.saved_ms_per_day
