@@ -154,9 +154,9 @@ def postmaster_pid(admin_url: str) -> int:
     """The postmaster: the parent of a backend (the cluster runs on this machine)."""
     import psycopg
 
-    with psycopg.connect(admin_url) as conn:
+    with psycopg.connect(admin_url) as conn:  # read while the backend still exists
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
-    stat = Path(f"/proc/{backend}/stat").read_text()
+        stat = Path(f"/proc/{backend}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
