@@ -57,6 +57,10 @@ BENCHES = (
     ),
     Bench("failover", "11. Primary failover", ("-m", "bench.failover_bench"), False),
     Bench("optimizer_cli", "12. pa-db optimize end to end", ("-m", "bench.optimizer_cli_bench")),
+    # Freezes a throwaway cluster of its own: never the shared server.
+    Bench(
+        "probe_budget", "13. Health budgets under load", ("-m", "bench.probe_budget_bench"), False
+    ),
 )
 
 
