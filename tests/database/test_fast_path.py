@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import bindparam, event, func, select, text
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.exc import ArgumentError, InvalidRequestError
 
 from personal_assistant.config.database import DatabaseConfig
 from personal_assistant.database import session as db
@@ -192,14 +192,39 @@ async def test_the_query_tracker_times_fast_path_statements(database_url: str) -
     assert sum(count for _, count in exists["total"]["bins"]) == 25
 
 
+async def test_a_read_session_keeps_no_connection_between_orm_statements(
+    seeded: DatabaseConfig,
+) -> None:
+    async with db.read_session() as session:
+        names = (await session.scalars(select(Permission.name).limit(2))).all()
+        assert len(names) == 2
+        assert db.get_pool_stats().checked_out == 0 and not session.in_transaction()
+        assert await user_has_permission(session, 1, "no:such") is False
+        assert (await session.execute(select(Permission.name).limit(1))).scalar_one()
+        assert db.get_pool_stats().checked_out == 0
+
+
 async def test_a_read_session_holding_a_connection_runs_compiled_statements_on_it(
     seeded: DatabaseConfig,
 ) -> None:
     async with db.read_session() as session:
-        await session.execute(text("SELECT 1"))  # the ORM path: the session holds it now
+        await session.connection()  # held until the session closes
         before = db.get_pool_stats().total_checkouts
         assert await user_has_permission(session, 1, "no:such") is False
         assert db.get_pool_stats().total_checkouts == before
+        assert db.get_pool_stats().checked_out == 1
+    assert db.get_pool_stats().checked_out == 0
+
+
+async def test_the_dependencys_session_refuses_what_would_keep_a_connection(
+    seeded: DatabaseConfig,
+) -> None:
+    session = await db.get_read_db_session()  # FastAPI closes nothing after the request
+    with pytest.raises(InvalidRequestError, match="read_session"):
+        await session.connection()
+    with pytest.raises(InvalidRequestError, match="read_session"):
+        await session.stream(select(Permission.name))
+    assert (await session.scalars(select(Permission.name).limit(1))).one()
     assert db.get_pool_stats().checked_out == 0
 
 

@@ -8,7 +8,7 @@ statement runs on it, then looks at what the caller sees.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -34,9 +34,22 @@ SLEEPING = (
     "AND state = 'active' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()"
 )
 SLEEP = CompiledStatement(select(func.pg_sleep(bindparam("seconds"))))
+
+
+def dependency(
+    get: Callable[[], Awaitable[AsyncSession]],
+) -> Callable[[], AsyncIterator[AsyncSession]]:
+    """A plain FastAPI dependency as FastAPI runs it (nothing after the request)."""
+
+    async def run() -> AsyncIterator[AsyncSession]:
+        yield await get()
+
+    return run
+
+
 OPENERS: dict[str, Callable[[], AbstractAsyncContextManager[AsyncSession]]] = {
     "read_session": db.read_session,
-    "get_read_db_session": asynccontextmanager(db.get_read_db_session),
+    "get_read_db_session": asynccontextmanager(dependency(db.get_read_db_session)),
     "get_db_session": asynccontextmanager(db.get_db_session),
     "session_scope": db.session_scope,
 }

@@ -72,5 +72,7 @@ EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 OptimizerSettingsDep = Annotated[OptimizerSettings, Depends(optimizer_settings)]
 #: A read-write session per request; the endpoint commits (``await session.commit()``).
 SessionDep = Annotated[AsyncSession, Depends(db.get_db_session)]
-#: A read-only session per request, routed to a replica when one is configured.
+#: A read-only session per request, routed to a replica when one is configured: no
+#: BEGIN/ROLLBACK, no connection held between statements (so nothing to close: a plain
+#: dependency, not one with ``yield``), compiled statements in one round trip.
 ReadSessionDep = Annotated[AsyncSession, Depends(db.get_read_db_session)]

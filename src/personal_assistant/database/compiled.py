@@ -144,13 +144,13 @@ class CompiledStatement:
 
     async def scalar(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
         """The first column of the first row, or ``None`` (as ``session.scalar``)."""
-        if isinstance(session, ReadSession) and not session.in_transaction():
+        if isinstance(session, ReadSession) and not session.holds_connection():
             return await session.run_compiled(self, params, scalar=True)
         return await session.scalar(self.statement, params)
 
     async def scalars(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:
         """The first column of every row (as ``(await session.scalars(...)).all()``)."""
-        if isinstance(session, ReadSession) and not session.in_transaction():
+        if isinstance(session, ReadSession) and not session.holds_connection():
             values: Sequence[Any] = await session.run_compiled(self, params, scalar=False)
             return values
         return (await session.scalars(self.statement, params)).all()

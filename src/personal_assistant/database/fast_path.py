@@ -43,9 +43,9 @@ from sqlalchemy.engine.base import ExceptionContextImpl
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_
 
 from personal_assistant.database.errors import convert_db_error
+from personal_assistant.database.greenlets import run_sync
 
 if TYPE_CHECKING:
     from sqlalchemy.pool import PoolProxiedConnection
@@ -132,14 +132,16 @@ class FastPathContext:
         self.execution_options: Mapping[str, Any] = EMPTY_DICT
 
 
-def run(route: Route, statement: CompiledStatement, params: Mapping[str, Any], scalar: bool) -> Any:
-    """Run ``statement`` once (twice if the connection died); call in ``greenlet_spawn``.
+async def run(
+    route: Route, statement: CompiledStatement, params: Mapping[str, Any], scalar: bool
+) -> Any:
+    """Run ``statement`` once (twice if the connection died).
 
     Returns the first column of the first row (``scalar``) or of every row.
     """
     for attempt in (1, 2):
-        target, conn = _checkout(route)
-        value, lost = _execute(target, conn, statement, params, scalar)
+        target, conn = await run_sync(_checkout, route)
+        value, lost = await _execute(target, conn, statement, params, scalar)
         if lost is None:
             return value
         if attempt == 2:
@@ -152,6 +154,7 @@ def run(route: Route, statement: CompiledStatement, params: Mapping[str, Any], s
 
 
 def _checkout(route: Route) -> tuple[Target, PoolProxiedConnection]:
+    """Check a connection out of the current target's pool (in a greenlet: it may connect)."""
     while True:
         target = route.current
         try:
@@ -162,7 +165,7 @@ def _checkout(route: Route) -> tuple[Target, PoolProxiedConnection]:
             logger.info("replica %s unusable at checkout: %s", target.name, type(exc).__name__)
 
 
-def _execute(
+async def _execute(
     target: Target,
     conn: PoolProxiedConnection,
     statement: CompiledStatement,
@@ -174,28 +177,29 @@ def _execute(
     try:
         plan = target.plan(statement)
         sql, args = plan.sql, plan.arguments(params)
-        raw = _call(target, conn, sql, args, scalar)
+        raw = await _call(target, conn, sql, args, scalar)
     except Exception as exc:
         try:
             error, lost = _wrap(target, conn, exc, sql, args)
         except BaseException:
-            conn.close()
+            await run_sync(conn.close)
             raise
         if lost:
             # As the ORM path does on a disconnect: this connection is discarded and
             # every one opened before it is replaced at its next checkout.
-            target.sync.pool._invalidate(conn, exc)
+            await run_sync(target.sync.pool._invalidate, conn, exc)
             return None, error
-        conn.close()
+        await run_sync(conn.close)
         if error is exc:
             raise
         raise error from exc
     except BaseException:
         # Cancelled mid-query: asyncpg cancels the statement on the server, and the
-        # next user of the connection waits for that to finish. It goes back now.
-        conn.close()
+        # next user of the connection waits for that to finish. It goes back now
+        # (the checkin does no I/O unless it closes a surplus overflow connection).
+        await run_sync(conn.close)
         raise
-    conn.close()
+    await run_sync(conn.close)
     if scalar:
         return plan.value(0, raw), None
     if plan.result_processors is None:
@@ -203,7 +207,7 @@ def _execute(
     return [plan.value(0, row[0]) for row in raw], None
 
 
-def _call(
+async def _call(
     target: Target, conn: PoolProxiedConnection, sql: str, args: Sequence[Any], scalar: bool
 ) -> Any:
     """The round trip, between the engine's cursor events."""
@@ -215,9 +219,9 @@ def _call(
             sql, args = before(None, None, sql, args, context, False)
     driver: Any = conn.driver_connection
     if scalar:
-        raw = await_(driver.fetchval(sql, *args))
+        raw = await driver.fetchval(sql, *args)
     else:
-        raw = await_(driver.fetch(sql, *args))
+        raw = await driver.fetch(sql, *args)
     if context is not None:
         for after in dispatch.after_cursor_execute:
             after(None, None, sql, args, context, False)

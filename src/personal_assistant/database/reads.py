@@ -12,7 +12,8 @@ be lost by doing so:
   writes nothing;
 * it is the first statement of the session's transaction: nothing earlier ran on the
   dead connection, and the transaction was not begun by the caller (``session.begin()``
-  or a statement before it make ``in_transaction()`` true, and then nothing is retried);
+  or a statement before it make ``in_transaction()`` true, and then nothing is retried).
+  On a read session every statement is one: it keeps nothing between statements;
 * the session has no pending changes that an autoflush would write first.
 
 SQLAlchemy has already discarded the dead connection and every connection opened before
@@ -28,10 +29,14 @@ connection is taken when the session opens; the first statement takes one, and a
 replica that cannot be reached (or whose connection died) is marked down and the next
 target serves the statement, so a replica going away costs no failed read.
 
-**No BEGIN, no ROLLBACK.** Read sessions run in autocommit mode, each statement its own
-snapshot as at READ COMMITTED. A compiled statement on a read session that holds no
-connection takes the fast path (checkout, one round trip, checkin); a read session is
-closed only if an ORM statement left it holding a connection.
+**No BEGIN, no ROLLBACK, no held connection.** Read sessions run in autocommit mode,
+each statement its own snapshot as at READ COMMITTED. A compiled statement takes the
+fast path (checkout, one round trip, checkin); an ORM statement's rows are read at once
+(``Result.freeze()``) and its connection goes straight back (``commit()``: no round trip
+in autocommit, and loaded objects stay). So a read session holds nothing between
+statements and the FastAPI dependency needs no ``yield``. Only streamed results and
+``session.connection()`` keep a connection, and only a session that someone closes
+(``read_session()``) may do that.
 """
 
 from __future__ import annotations
@@ -42,17 +47,22 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, Result
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import CompoundSelect, Select
 
 from personal_assistant.database import fast_path
 from personal_assistant.database.errors import convert_db_error
 from personal_assistant.database.fast_path import Route
-from personal_assistant.database.greenlets import run_sync
 
 __all__ = ["ReadSession", "RetryingSession"]
+
+_UNMANAGED = (
+    "this read session gives its connection back after each statement and nobody closes "
+    "it (ReadSessionDep): for session.connection() or streaming results use "
+    "'async with read_session() as session:'"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +74,12 @@ class RetryingSession(Session):
 class ReadSyncSession(RetryingSession):
     """The sync half of a :class:`ReadSession`: statements go where its route says."""
 
-    def __init__(self, *, pa_route: Route, **kw: Any) -> None:
+    def __init__(self, *, pa_route: Route, pa_managed: bool = True, **kw: Any) -> None:
         super().__init__(**kw)
         self.pa_route = pa_route
+        #: Whether someone closes this session (``read_session()`` does; a FastAPI
+        #: dependency without ``yield`` does not): only then may it hold a connection.
+        self.pa_managed = pa_managed
 
     def get_bind(
         self,
@@ -82,26 +95,65 @@ class ReadSyncSession(RetryingSession):
 class ReadSession(AsyncSession):
     """What ``read_session()`` and ``ReadSessionDep`` give: an ``AsyncSession`` for reads.
 
-    Autocommit, routed (replicas first), retry-once for reads, and the fast path for
-    :class:`~.compiled.CompiledStatement` objects. ``info["replica"]`` names the replica the
-    session's statements go to (``None``: the primary).
+    Autocommit, routed (replicas first), retry-once for reads, no connection held
+    between statements, and the fast path for
+    :class:`~.compiled.CompiledStatement` objects. ``info["replica"]`` names the replica
+    the session's statements go to (``None``: the primary).
+
+    The sync ``Session`` behind it (and SQLAlchemy's proxy bookkeeping) is built on first
+    use: a request whose reads are all compiled statements never needs one, and building
+    it was a tenth of the layer's time per request.
     """
 
-    sync_session: ReadSyncSession
+    def __init__(self, route: Route, *, managed: bool = True) -> None:
+        # AsyncSession.__init__ runs in _build(), on first use of the sync session.
+        self._pa_route = route
+        self._pa_managed = managed
 
-    def __init__(self, route: Route) -> None:
-        super().__init__(sync_session_class=ReadSyncSession, pa_route=route, expire_on_commit=False)
-        self.info["replica"] = route.current.name
+    def _build(self) -> ReadSyncSession:
+        route = self._pa_route
+        AsyncSession.__init__(
+            self,
+            sync_session_class=ReadSyncSession,
+            pa_route=route,
+            pa_managed=self._pa_managed,
+            expire_on_commit=False,
+        )
+        sync: ReadSyncSession = self.__dict__["_pa_sync"]
+        sync.info["replica"] = route.current.name
         if len(route.targets) > 1:  # it may move on to another target: keep info in step
-            route.info = self.info
+            route.info = sync.info
+        return sync
+
+    @property  # type: ignore[override]
+    def sync_session(self) -> ReadSyncSession:
+        sync: ReadSyncSession | None = self.__dict__.get("_pa_sync")
+        return sync if sync is not None else self._build()
+
+    @sync_session.setter
+    def sync_session(self, value: ReadSyncSession) -> None:
+        self.__dict__["_pa_sync"] = value
+
+    _proxied = sync_session  # what AsyncSession's proxied methods read
 
     @property
     def route(self) -> Route:
-        return self.sync_session.pa_route
+        return self._pa_route
+
+    def holds_connection(self) -> bool:
+        """Whether a statement left this session holding a connection (never built: no)."""
+        sync: ReadSyncSession | None = self.__dict__.get("_pa_sync")
+        return sync is not None and sync.in_transaction()
+
+    async def connection(self, *args: Any, **kw: Any) -> AsyncConnection:
+        """The session's connection, held until it closes: only in ``read_session()``."""
+        if not self._pa_managed:
+            raise InvalidRequestError(_UNMANAGED)
+        return await super().connection(*args, **kw)
 
     async def run_compiled(self, statement: Any, params: Mapping[str, Any], *, scalar: bool) -> Any:
         """Run a compiled statement on the fast path (the session must hold no connection)."""
-        return await run_sync(fast_path.run, self.route, statement, params, scalar)
+        return await fast_path.run(self._pa_route, statement, params, scalar)
 
 
 def _is_select(statement: Any) -> bool:
@@ -122,14 +174,14 @@ def _retry_once(state: ORMExecuteState) -> Result[Any]:
     return state.invoke_statement()
 
 
-def _routed(state: ORMExecuteState, route: Route, read: bool) -> Result[Any] | None:
-    """The first statement of a read session with replicas: fall back target by target."""
+def _routed(state: ORMExecuteState, route: Route, read: bool) -> Result[Any]:
+    """A statement of a read session with replicas: fall back target by target."""
     session = state.session
     retried = False
     while True:
         target = route.current
         if not (read or target.is_replica):
-            return None  # on the primary, not a read: it runs once, as it is
+            return state.invoke_statement()  # on the primary, not a read: once, as it is
         try:
             session.connection()
         except Exception as exc:
@@ -147,13 +199,39 @@ def _routed(state: ORMExecuteState, route: Route, read: bool) -> Result[Any] | N
         session.rollback()
 
 
+def _read_statement(state: ORMExecuteState, session: ReadSyncSession) -> Result[Any] | None:
+    """A read session's statement: routed, retried once, its connection given back at once."""
+    options = state.execution_options
+    if options.get("stream_results") or options.get("yield_per"):
+        if not session.pa_managed:
+            raise InvalidRequestError(_UNMANAGED)
+        return None  # a server-side cursor holds the connection until read_session() ends
+    read = _is_select(state.statement) and not (session.new or session.dirty or session.deleted)
+    try:
+        if len(session.pa_route.targets) > 1:
+            result = _routed(state, session.pa_route, read)
+        elif read:
+            result = _retry_once(state)
+        else:
+            result = state.invoke_statement()
+        if not getattr(result, "returns_rows", True):
+            session.commit()
+            return result
+        frozen = result.freeze()  # the rows, read now: the connection can go
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()  # autocommit: no round trip; gives the connection back, keeps objects
+    return frozen()
+
+
 @event.listens_for(RetryingSession, "do_orm_execute")
-def _first_statement(state: ORMExecuteState) -> Result[Any] | None:
-    """Apply the retry-once rule (module docstring) to a session's first statement."""
+def _on_execute(state: ORMExecuteState) -> Result[Any] | None:
+    """The retry-once rule (module docstring); read sessions also give their connection back."""
     session = state.session
     if session.in_transaction():
-        return None  # not the first statement: never retried
+        return None  # not the first statement of a transaction: never retried
+    if isinstance(session, ReadSyncSession):
+        return _read_statement(state, session)
     read = _is_select(state.statement) and not (session.new or session.dirty or session.deleted)
-    if isinstance(session, ReadSyncSession) and len(session.pa_route.targets) > 1:
-        return _routed(state, session.pa_route, read)
     return _retry_once(state) if read else None
