@@ -61,6 +61,7 @@ BENCHES = (
     Bench(
         "probe_budget", "13. Health budgets under load", ("-m", "bench.probe_budget_bench"), False
     ),
+    Bench("rbac_app", "14. RBAC endpoint under load", ("-m", "bench.rbac_app_bench")),
 )
 
 
