@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from personal_assistant.monitoring.attribution import (
     CLIENT,
     DATABASE,
@@ -96,7 +94,7 @@ def test_a_statement_the_server_did_not_run_has_an_unknown_server_time() -> None
 def test_server_time_left_over_is_carried_to_the_next_round_once() -> None:
     # The call's server part was in the previous snapshot, its client part in this round.
     before = attribute([], {"f1": ServerDelta(4, 300.3, 0.1, 300.0)}, slow_query_ms=SLOW_MS)
-    assert before.leftover == {"f1": pytest.approx(299.9)}  # beyond 4 calls x 0.1 ms
+    assert before.leftover["f1"].total_ms == 300.3
     now = attribute(
         [sample(301.0)],
         {"f1": ServerDelta(3, 0.3, 0.1, 300.0)},
@@ -104,10 +102,29 @@ def test_server_time_left_over_is_carried_to_the_next_round_once() -> None:
         carried=before.leftover,
     )
     assert [v.cause for v in now.verdicts] == [DATABASE]
-    assert now.leftover == {}  # this round's own spare time went to the call
+    assert now.leftover["f1"].total_ms < 1.0  # the carried time is not carried again
+
+
+def test_carried_server_time_counts_in_a_round_where_the_statement_did_not_run() -> None:
+    before = attribute([], {"f1": ServerDelta(1, 300.4, 300.4, 300.4)}, slow_query_ms=SLOW_MS)
+    now = attribute([sample(308.0)], {}, slow_query_ms=SLOW_MS, carried=before.leftover)
+    (verdict,) = now.verdicts
+    assert verdict.cause == DATABASE and verdict.server_ms == 300.4
+    assert now.leftover == {}
 
 
 def test_a_tracker_without_a_runtime_reports_every_sample_as_a_slow_query() -> None:
     judged = unjudged([sample(150.0), sample(120.0)])
     assert [v.cause for v in judged.verdicts] == [DATABASE, DATABASE]
     assert all(v.server_ms is None for v in judged.verdicts)
+
+
+def test_a_fast_statements_carried_time_explains_no_delayed_call() -> None:
+    before = attribute([], {"f1": ServerDelta(1000, 100.0, 0.08, 0.5)}, slow_query_ms=SLOW_MS)
+    now = attribute(
+        [sample(150.0)],
+        {"f1": ServerDelta(1000, 100.0, 0.08, 0.5)},
+        slow_query_ms=SLOW_MS,
+        carried=before.leftover,
+    )
+    assert [v.cause for v in now.verdicts] == [CLIENT]

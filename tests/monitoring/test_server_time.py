@@ -32,7 +32,7 @@ def test_deltas_are_summed_per_fingerprint_between_snapshots() -> None:
         now=10.0,
         wanted={SLEEP},
     )
-    assert deltas is not None and set(deltas) == {SLEEP}  # SELECT 1 is not wanted
+    assert deltas is not None and set(deltas) == {SLEEP, statement_key("SELECT 1").fingerprint}
     assert (deltas[SLEEP].calls, deltas[SLEEP].total_ms) == (3, 900.0)
     assert deltas[SLEEP].mean_ms == 300.0
 
@@ -70,10 +70,32 @@ def test_the_window_mean_covers_the_snapshots_within_it() -> None:
     assert (window.calls, window.mean_ms) == (20, 200.0)
 
 
-def test_a_failed_read_restarts_the_deltas() -> None:
+def test_a_statement_the_tracker_has_not_seen_yet_still_counts() -> None:
+    times = ServerTimes()
+    times.learn({7: "SELECT pg_sleep($1)"})
+    times.update({7: counters(0, 0.0)}, now=0.0, wanted=set())
+    times.update({7: counters(2, 600.0)}, now=5.0, wanted=set())  # its result not read yet
+    times.update({7: counters(3, 900.0)}, now=10.0, wanted={SLEEP})
+    assert times.window()[SLEEP].calls == 3
+
+
+def test_the_window_starts_at_the_first_snapshot() -> None:
+    times = ServerTimes()
+    times.learn({7: "SELECT pg_sleep($1)"})
+    times.update({7: counters(1, 1.0)}, now=0.0, wanted={SLEEP})
+    times.update({7: counters(3, 601.0)}, now=10.0, wanted={SLEEP})
+    assert times.window()[SLEEP].calls == 2
+
+
+def test_after_a_failed_read_the_next_delta_spans_both_intervals() -> None:
     times = ServerTimes()
     times.learn({7: "SELECT pg_sleep($1)"})
     times.update({7: counters(1, 1.0)}, now=0.0, wanted={SLEEP})
     times.unavailable("pg_stat_statements unusable: timed out")
-    assert not times.status()["available"]
-    assert times.update({7: counters(9, 900.0)}, now=10.0, wanted={SLEEP}) is None
+    assert times.status() == {
+        "available": False,
+        "reason": "pg_stat_statements unusable: timed out",
+    }
+    deltas = times.update({7: counters(9, 900.0)}, now=20.0, wanted={SLEEP})
+    assert deltas is not None and deltas[SLEEP].calls == 8
+    assert times.status()["available"]

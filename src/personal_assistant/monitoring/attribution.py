@@ -36,12 +36,13 @@ by the loop, a few delayed calls may be reported as slow queries too (they can d
 the server time its other calls spent beyond their fastest).
 
 Whatever budget a statement leaves is carried to the next round once: a statement whose
-server part ended just before a snapshot and whose client part ended just after is then
-still matched with its server time.
+server part ended just before a snapshot and whose client part ended just after (its
+result waiting for a busy loop) is then still matched with its server time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -96,8 +97,8 @@ class Verdict:
 @dataclass(frozen=True)
 class Attribution:
     verdicts: tuple[Verdict, ...]
-    #: Server budget each statement left this round, to carry into the next.
-    leftover: Mapping[str, float] = field(default_factory=dict)
+    #: Server time each statement left this round (``total_ms``), to carry into the next.
+    leftover: Mapping[str, ServerDelta] = field(default_factory=dict)
 
 
 def _group(samples: Iterable[SlowSample]) -> dict[str, list[SlowSample]]:
@@ -153,7 +154,7 @@ def attribute(
     *,
     slow_query_ms: float,
     blocked: Blocked | None = None,
-    carried: Mapping[str, float] | None = None,
+    carried: Mapping[str, ServerDelta] | None = None,
     unknown_note: str = "pg_stat_statements unavailable",
 ) -> Attribution:
     """Judge ``samples``; see the module docstring.
@@ -165,7 +166,10 @@ def attribute(
     """
     carried = carried or {}
     verdicts: list[Verdict] = []
-    leftover = {fp: _spare(delta, 0) for fp, delta in (server or {}).items()}
+    # A statement with no slow sample this round keeps all its server time for the next
+    # (its slow call's result may still be on its way); the estimate's cap at its
+    # slowest call stops a fast statement's time from explaining anything.
+    leftover = dict(server or {})
     for fp, group in _group(samples).items():
         timed = [
             (s, None if blocked is None else min(blocked(s.started, s.ended), s.client_ms))
@@ -173,20 +177,37 @@ def attribute(
         ]
         timed.sort(key=lambda t: t[0].client_ms, reverse=True)
         delta = server.get(fp) if server is not None else None
-        if delta is None:
+        carry = carried.get(fp) if server is not None else None
+        if delta is None and carry is None:
             note = unknown_note if server is None else "not run on this server in the interval"
             verdicts += _without_server(timed, slow_query_ms, note)
             continue
         own = _spare(delta, len(group))
-        judged, left = _with_server(timed, delta, own + carried.get(fp, 0.0), slow_query_ms)
+        budget = own + (carry.total_ms if carry is not None else 0.0)
+        judged, left = _with_server(timed, _joined(delta, carry), budget, slow_query_ms)
         verdicts += judged
-        leftover[fp] = min(left, own)
-    return Attribution(tuple(verdicts), {fp: ms for fp, ms in leftover.items() if ms > 1e-3})
+        leftover.pop(fp, None)
+        if delta is not None and min(left, own) > 1e-3:
+            leftover[fp] = dataclasses.replace(delta, total_ms=min(left, own))
+    return Attribution(tuple(verdicts), leftover)
 
 
-def _spare(delta: ServerDelta, slow: int) -> float:
+def _spare(delta: ServerDelta | None, slow: int) -> float:
     """Server time beyond what the calls other than ``slow`` ones needed at least."""
+    if delta is None:
+        return 0.0
     return max(delta.total_ms - max(delta.calls - slow, 0) * delta.min_ms, 0.0)
+
+
+def _joined(delta: ServerDelta | None, carry: ServerDelta | None) -> ServerDelta:
+    """This round's figures and the carried ones as one (for the mean and the bounds)."""
+    parts = [d for d in (delta, carry) if d is not None]
+    return ServerDelta(
+        calls=sum(d.calls for d in parts),
+        total_ms=sum(d.total_ms for d in parts),
+        min_ms=min(d.min_ms for d in parts),
+        max_ms=max(d.max_ms for d in parts),
+    )
 
 
 def unjudged(samples: Iterable[SlowSample]) -> Attribution:

@@ -46,7 +46,6 @@ _OURS = """
 #: The monitoring's own statements start with this comment (kept by pg_stat_statements),
 #: so they can be told from the application's.
 TAG = "/* pa:monitoring */"
-HAS_EXTENSION_SQL = f"{TAG} SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"
 COUNTERS_SQL = f"""{TAG}
     SELECT queryid, calls, total_exec_time, min_exec_time, max_exec_time
     FROM pg_stat_statements(false)
@@ -58,6 +57,12 @@ TEXTS_SQL = f"""{TAG}
 """
 #: New entries whose text is fetched per snapshot; the rest wait for the next one.
 MAX_NEW_TEXTS = 500
+#: Why a read failed, by SQLSTATE: the usual set-up gaps, said plainly.
+_REASONS = {
+    "42883": "extension pg_stat_statements not installed",  # undefined function
+    "55000": "pg_stat_statements not in shared_preload_libraries",
+    "42501": "no privilege to read pg_stat_statements",
+}
 #: What pg_stat_statements shows instead of another role's text.
 _HIDDEN = "<insufficient privilege>"
 
@@ -123,18 +128,21 @@ class ServerTimes:
     ) -> dict[str, ServerDelta] | None:
         """Fold in a snapshot; the server's work per fingerprint since the previous one.
 
-        ``None`` for the first snapshot (nothing to diff against). Only fingerprints in
-        ``wanted`` (the tracker's) are kept in the window, which bounds the memory.
+        ``None`` for the first snapshot (nothing to diff against). Every statement of
+        the snapshot counts (one the tracker has not recorded yet may be on its way);
+        the window's history keeps those in ``wanted`` (the tracker's) and those that
+        ran, which bounds its memory.
         """
         prev, self._rows = self._rows, dict(rows)
         self.available, self.reason = True, None
         if prev is None:
+            self._fold({}, now, wanted)  # the window starts here
             return None
         work: dict[str, tuple[int, float]] = {}
         bounds: dict[str, tuple[float, float]] = {}
         for qid, row in rows.items():
             fp = self._fingerprints.get(qid)
-            if fp is None or fp not in wanted:
+            if fp is None:
                 continue
             low, high = bounds.get(fp, (row.min_ms, row.max_ms))
             bounds[fp] = min(low, row.min_ms), max(high, row.max_ms)
@@ -151,25 +159,30 @@ class ServerTimes:
             for fp, (calls, total) in work.items()
             if calls
         }
-        self._fold(deltas, now)
+        self._fold(deltas, now, wanted)
         return deltas
 
-    def _fold(self, deltas: Mapping[str, ServerDelta], now: float) -> None:
+    def _fold(self, deltas: Mapping[str, ServerDelta], now: float, wanted: Collection[str]) -> None:
         for fp, delta in deltas.items():
             calls, total = self._totals.get(fp, (0, 0.0))
             self._totals[fp] = (calls + delta.calls, total + delta.total_ms)
-        self._history.append((now, dict(self._totals)))
+        kept = {fp: self._totals[fp] for fp in {*wanted, *deltas} if fp in self._totals}
+        self._history.append((now, kept))
         # Keep the newest snapshot at or before the window's start as its base.
         while len(self._history) > 1 and self._history[1][0] <= now - self.window_s:
             self._history.popleft()
 
     def unavailable(self, reason: str) -> None:
-        """The read failed: report why, and diff the next snapshot against nothing.
+        """The read failed: report why; the next snapshot is diffed against the last one.
 
-        Statements that ran meanwhile were judged without server figures; counting
-        their server time later would credit it to the wrong interval.
+        A read fails most often when the event loop is busiest (every round trip of it
+        waits for the loop), which is when the figures matter; starting over would
+        lose two rounds and the window. The next delta spans both intervals: the
+        statements judged meanwhile without server figures leave their time to the
+        budget of the next round, where the cap at a statement's slowest call keeps a
+        fast statement's time from explaining anything.
         """
-        self.available, self.reason, self._rows = False, reason, None
+        self.available, self.reason = False, reason
 
     def window(self) -> dict[str, ServerDelta]:
         """Each statement's server calls and time over the rolling window."""
@@ -200,9 +213,8 @@ def _counters(rows: Iterable[Any]) -> dict[int, Counters]:
     }
 
 
-async def _snapshot(conn: asyncpg.Connection, times: ServerTimes) -> dict[int, Counters] | None:
-    if await conn.fetchval(HAS_EXTENSION_SQL) is None:
-        return None
+async def _snapshot(conn: asyncpg.Connection, times: ServerTimes) -> dict[int, Counters]:
+    # One round trip in the usual case: under a busy event loop each one is slow.
     rows = _counters(await conn.fetch(COUNTERS_SQL))
     new = times.unknown_ids(rows)
     if new:
@@ -236,10 +248,13 @@ async def read_server_times(
                 finally:
                     conn.terminate()  # as the probe does: close() waits for the server
     except DatabaseError as exc:
-        reason = db_probe.describe(exc.original or exc, timeout_s)
-        times.unavailable(f"pg_stat_statements unusable: {reason}")
-        return None
-    if rows is None:
-        times.unavailable("extension pg_stat_statements not installed")
+        times.unavailable(_reason(exc, timeout_s))
         return None
     return times.update(rows, now, wanted)
+
+
+def _reason(exc: DatabaseError, timeout_s: float) -> str:
+    code = getattr(exc.original, "sqlstate", None)
+    if code in _REASONS:
+        return _REASONS[str(code)]
+    return f"pg_stat_statements unusable: {db_probe.describe(exc.original or exc, timeout_s)}"
