@@ -6,6 +6,11 @@ caches the stored baseline, keeps the alert book, times the health endpoints, an
 two loops: publishing this worker's snapshot, and evaluating alerts. With Redis, one
 worker at a time (the holder of a short lease) logs and posts alert transitions, so a
 degradation pages once, not once per worker.
+
+Each evaluation first judges the tracker's held slow statements (:mod:`.slow_judge`:
+the database's time from ``pg_stat_statements`` against the event-loop lag, which it
+measures all along), then evaluates the alerts with the same figures, so a client-side
+slowness raises ``service_cpu_bound`` rather than a statement regression.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from personal_assistant.database import session as db
 from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.latency import LatencySketch
 from personal_assistant.database.pool_stats import PoolStats
-from personal_assistant.monitoring import aggregate, alerts
+from personal_assistant.monitoring import aggregate, alerts, loop_lag
 from personal_assistant.monitoring.baseline import load_baseline
 from personal_assistant.monitoring.budget import SingleFlight
 from personal_assistant.monitoring.db_probe import SharedProbe
@@ -33,6 +38,7 @@ from personal_assistant.monitoring.health import Check
 from personal_assistant.monitoring.redis_publish import SnapshotStore
 from personal_assistant.monitoring.sessions import SharedSessions
 from personal_assistant.monitoring.settings import MonitoringSettings
+from personal_assistant.monitoring.slow_judge import SlowJudge
 from personal_assistant.monitoring.snapshot import local_snapshot, new_worker_id
 from personal_assistant.monitoring.tracker import QueryTracker
 from personal_assistant.monitoring.webhook import WebhookNotifier
@@ -59,6 +65,11 @@ class Gathered:
     def performances(self) -> list[dict[str, Any]]:
         return [s["performance"] for s in self.snapshots if s.get("performance")]
 
+    @property
+    def loop_lags(self) -> dict[str, dict[str, Any]]:
+        """Each worker's event-loop lag (``LoopLagMonitor.wire()``) by worker id."""
+        return {s["worker"]: s["loop_lag"] for s in self.snapshots if s.get("loop_lag")}
+
 
 @dataclass
 class MonitoringRuntime:
@@ -76,6 +87,7 @@ class MonitoringRuntime:
     migrations_read: SingleFlight[Check] = field(default_factory=SingleFlight)
     probe: SharedProbe = field(default_factory=lambda: SharedProbe(0.0))
     sessions: SharedSessions = field(default_factory=lambda: SharedSessions(0.0, 60.0))
+    judge: SlowJudge = field(default_factory=SlowJudge)
     _baseline: dict[str, alerts.Baseline] = field(default_factory=dict)
     _baseline_at: float = float("-inf")
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -103,6 +115,7 @@ class MonitoringRuntime:
             leading=store is None,
             probe=SharedProbe(settings.health_db_cache_s),
             sessions=SharedSessions(settings.health_db_cache_s, settings.health_long_running_s),
+            judge=SlowJudge.for_window(settings.perf_window_s, settings.health_db_timeout),
         )
 
     @property
@@ -121,8 +134,9 @@ class MonitoringRuntime:
         try:
             collector = db.get_stats_collector()
         except DatabaseError:
-            return local_snapshot(self.worker_id, None, None)
-        return local_snapshot(self.worker_id, collector, self.tracker)
+            collector = None
+        snapshot = local_snapshot(self.worker_id, collector, self.tracker if collector else None)
+        return {**snapshot, "loop_lag": self.judge.loop_lag.wire()}
 
     async def gather(self) -> Gathered:
         """Every live worker's snapshot through Redis, or this worker's alone."""
@@ -159,17 +173,40 @@ class MonitoringRuntime:
     def set_baseline(self, baseline: dict[str, alerts.Baseline]) -> None:
         self._baseline, self._baseline_at = baseline, time.monotonic()
 
-    def check_alerts(
-        self, statements: Mapping[str, aggregate.MergedStatement], baseline: Mapping[str, Any]
-    ) -> tuple[alerts.ActiveAlert, ...]:
-        """Evaluate the rules, record transitions, and report them when leading."""
+    def latency_context(
+        self, statements: Mapping[str, aggregate.MergedStatement], gathered: Gathered
+    ) -> alerts.LatencyContext:
+        """The loop lag (every worker's) and server figures that judge client times."""
         _, window = aggregate.overall(statements.values())
+        slow_ms = [p["slow_query_ms"] for p in gathered.performances]
+        server = self.judge.server_times
+        return alerts.LatencyContext(
+            loop_lag=loop_lag.merged_lag(list(gathered.loop_lags.values())).summary(),
+            slow_query_ms=float(slow_ms[0]) if slow_ms else 0.0,
+            overall_mean_ms=window.total / window.count if window.count else None,
+            overall_server_mean_ms=aggregate.server_mean(statements.values(), server.window()),
+            server_note=server.reason,
+        )
+
+    def check_alerts(
+        self,
+        statements: Mapping[str, aggregate.MergedStatement],
+        baseline: Mapping[str, Any],
+        gathered: Gathered | None = None,
+    ) -> tuple[alerts.ActiveAlert, ...]:
+        """Evaluate the rules, record transitions, and report them when leading.
+
+        With ``gathered``, client-side slowness is told apart from the database's.
+        """
+        _, window = aggregate.overall(statements.values())
+        server = self.judge.server_times.window()
         current = alerts.evaluate(
-            (s.figures() for s in statements.values()),
+            (s.figures(server.get(fp)) for fp, s in statements.items()),
             baseline,
             window.quantile(0.95),
             window.count,
             self.rules,
+            self.latency_context(statements, gathered) if gathered is not None else None,
         )
         changes = self.book.update(current, time.time())
         if self.leading:
@@ -194,6 +231,7 @@ class MonitoringRuntime:
             self.notifier.start()
         if self.store is not None:
             self._tasks.append(asyncio.create_task(self._publish_loop(), name="pa-publish"))
+        self.judge.start(self.tracker)
         self._tasks.append(asyncio.create_task(self._evaluate_loop(), name="pa-alerts"))
 
     async def stop(self) -> None:
@@ -203,6 +241,7 @@ class MonitoringRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.judge.stop(self.tracker)
         if self.store is not None:
             with contextlib.suppress(MonitoringError):
                 await self.store.remove(self.worker_id)
@@ -225,11 +264,13 @@ class MonitoringRuntime:
                 self.leading = await self.store.try_lead(self.worker_id, lease)
             except MonitoringError:
                 self.leading = True  # alone without Redis: better twice than never
+        await self.judge.settle(self.tracker)
         gathered = await self.gather()
         statements = aggregate.merge_statements(gathered.performances)
-        return self.check_alerts(statements, await self.baseline())
+        return self.check_alerts(statements, await self.baseline(), gathered)
 
     async def _evaluate_loop(self) -> None:
+        await self.judge.settle(self.tracker)  # the first snapshot: what deltas start from
         while True:
             await asyncio.sleep(self.settings.perf_eval_interval_s)
             await self.evaluate_once()
