@@ -33,6 +33,17 @@ from personal_assistant.api.deps import (
     WriteTokenDep,
 )
 from personal_assistant.api.responses import NO_STORE, HealthResponse, health_json
+from personal_assistant.api.schemas import (
+    TOKEN_ERRORS,
+    WRITE_ERRORS,
+    BaselineRecorded,
+    DatabaseBody,
+    LivenessBody,
+    PerformanceBody,
+    PoolBody,
+    ReadinessBody,
+    health_responses,
+)
 from personal_assistant.api.security import warn_when_open
 from personal_assistant.api.settings import get_security_settings
 from personal_assistant.database import session as db
@@ -45,6 +56,7 @@ from personal_assistant.monitoring import (
     alerts,
     baseline,
     db_probe,
+    loop_lag,
     scaling,
     server_stats,
     sessions,
@@ -105,7 +117,11 @@ def _engine_down(component: str) -> Check:
 
 
 # -- liveness and readiness ----------------------------------------------------------------
-@router.get("/health", summary="Liveness: the process answers (touches nothing else)")
+@router.get(
+    "/health",
+    summary="Liveness: the process answers (touches nothing else)",
+    responses=health_responses(LivenessBody),
+)
 async def liveness(runtime: RuntimeDep) -> JSONResponse:
     uptime = round(time.monotonic() - runtime.started, 1)
     check = Check("process", "uptime", Status.PASS, "system", uptime, "s")
@@ -145,7 +161,11 @@ async def _read_migrations(runtime: MonitoringRuntime, pending_check: PendingChe
     return Check("migrations", "pending", Status.PASS, "component", 0, "migrations")
 
 
-@router.get("/health/ready", summary="Readiness: database reachable, no pending migrations")
+@router.get(
+    "/health/ready",
+    summary="Readiness: database reachable, no pending migrations",
+    responses=health_responses(ReadinessBody),
+)
 async def readiness(
     runtime: RuntimeDep, pending_check: PendingDep, startup: StartupDep
 ) -> JSONResponse:
@@ -190,7 +210,11 @@ def _session_limits(settings: MonitoringSettings) -> sessions.SessionThresholds:
     )
 
 
-@router.get("/health/database", summary="A real round trip, bounded by HEALTH_DB_TIMEOUT")
+@router.get(
+    "/health/database",
+    summary="A real round trip, bounded by HEALTH_DB_TIMEOUT",
+    responses=health_responses(DatabaseBody),
+)
 async def database_health(runtime: RuntimeDep, details_allowed: ReadAccessDep) -> JSONResponse:
     """Open to all: status, round-trip time and blocked-session counts; with read access,
     the server's details and the blocked and blocking sessions too."""
@@ -264,7 +288,12 @@ def _per_worker(gathered: Gathered) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/health/database/pool", dependencies=[HealthTokenDep], summary="Pool figures")
+@router.get(
+    "/health/database/pool",
+    dependencies=[HealthTokenDep],
+    summary="Pool figures",
+    responses={**health_responses(PoolBody), **TOKEN_ERRORS},
+)
 async def pool_health(runtime: RuntimeDep) -> JSONResponse:
     with _timed(runtime, "pool"):
         gathered = await runtime.gather()
@@ -308,20 +337,37 @@ def _performance_checks(
     )  # fmt: skip
 
 
-@router.get("/health/database/performance", dependencies=[HealthTokenDep], summary="Query latency")
+def _loop_lag_check(lag: dict[str, Any], limit: float) -> Check:
+    p99 = lag["window_ms"]["p99"]
+    status = Status.WARN if p99 > limit else Status.PASS
+    output = f"event-loop lag p99 above {limit:g} ms: CPU-bound" if status is Status.WARN else None
+    return Check("eventLoop", "lag", status, "system", p99, "ms (p99)", output=output)
+
+
+@router.get(
+    "/health/database/performance",
+    dependencies=[HealthTokenDep],
+    summary="Query latency",
+    responses={**health_responses(PerformanceBody), **TOKEN_ERRORS},
+)
 async def performance_health(runtime: RuntimeDep) -> JSONResponse:
     with _timed(runtime, "performance"):
+        await runtime.judge.settle(runtime.tracker)  # slow statements held since last round
         gathered = await runtime.gather()
         try:
             engine = db.get_engine()
         except DatabaseError:
             return health_json(HealthReport((_engine_down("queries"),), "query performance"))
-        view = aggregate.performance_view(gathered.performances)
+        server_times = runtime.judge.server_times
+        view = aggregate.performance_view(gathered.performances, server=server_times.window())
         statements = aggregate.merge_statements(gathered.performances)
         stored = await runtime.baseline()
-        active = [a.as_dict() for a in runtime.check_alerts(statements, stored)]
+        active = [a.as_dict() for a in runtime.check_alerts(statements, stored, gathered)]
+        lag = loop_lag.lag_view(gathered.loop_lags)
         details = {
             **view,
+            "loop_lag": lag,
+            "server_time": server_times.status(),
             "baseline": {
                 "statements": [b.as_dict() for b in stored.values()],
                 "comparison": alerts.compare((s.figures() for s in statements.values()), stored),
@@ -331,9 +377,11 @@ async def performance_health(runtime: RuntimeDep) -> JSONResponse:
             "aggregation": gathered.aggregation,
         }
         limit = runtime.settings.perf_alert_overall_p95_ms
-        return health_json(
-            HealthReport(_performance_checks(view, active, limit), "queries", details)
+        checks = (
+            *_performance_checks(view, active, limit),
+            _loop_lag_check(lag, runtime.rules.loop_lag_p99_ms),
         )
+        return health_json(HealthReport(checks, "queries", details))
 
 
 @router.post(
@@ -341,6 +389,7 @@ async def performance_health(runtime: RuntimeDep) -> JSONResponse:
     dependencies=[WriteTokenDep],
     summary="Record the current per-statement p50/p95 as the baseline",
     response_class=JSONResponse,
+    responses={200: {"model": BaselineRecorded}, **WRITE_ERRORS},
 )
 async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
     gathered = await runtime.gather()
@@ -352,8 +401,7 @@ async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
                     db.get_engine(), statements.values(), runtime.settings.perf_alert_min_samples
                 )
     except DatabaseError as exc:
-        reason = failure_reason(exc)
-        return JSONResponse({"detail": f"baseline not recorded: {reason}"}, status_code=503)
+        return JSONResponse({"detail": _baseline_failure(exc)}, status_code=503)
     runtime.set_baseline(stored)
     return JSONResponse(
         {
@@ -364,6 +412,19 @@ async def record_baseline(runtime: RuntimeDep) -> JSONResponse:
             "aggregation": gathered.aggregation,
         }
     )
+
+
+def _baseline_failure(exc: DatabaseError) -> str:
+    """Why the baseline was not stored, with what to do about a missing privilege."""
+    reason = failure_reason(exc)
+    driver = getattr(exc.original, "orig", None) or exc.original
+    if getattr(driver, "sqlstate", None) == "42501":  # insufficient_privilege
+        return (
+            f"baseline not recorded: this role may not create the table {baseline.TABLE} "
+            "(insufficient privilege); record it once as the schema owner, or grant "
+            "CREATE on the schema, then INSERT/UPDATE/SELECT on the table"
+        )
+    return f"baseline not recorded: {reason}"
 
 
 # -- Prometheus ----------------------------------------------------------------------------
