@@ -40,35 +40,56 @@ class LatencySummary:
 EMPTY_SUMMARY = LatencySummary(count=0, p50=0.0, p95=0.0, p99=0.0, max=0.0)
 
 
+#: Values held before they go into the sketch together. Added one by one on a busy
+#: request path, a DDSketch insert cost ~4 µs (its code and data fall out of the CPU
+#: caches between requests); in a batch, ~1 µs each. Every reader folds them in first.
+FOLD_AT = 64
+
+
 class LatencySketch:
     """Durations in milliseconds; quantiles within 1% relative error."""
 
     def __init__(self) -> None:
         self._sketch = DDSketch(relative_accuracy=RELATIVE_ACCURACY)
         self._max = 0.0
+        self._pending: list[float] = []
 
     def add(self, value_ms: float) -> None:
-        self._sketch.add(max(value_ms, 0.0))
-        self._max = max(self._max, value_ms)
+        pending = self._pending
+        pending.append(value_ms)
+        if value_ms > self._max:
+            self._max = value_ms
+        if len(pending) >= FOLD_AT:
+            self._folded()
+
+    def _folded(self) -> DDSketch:
+        """The sketch, with every value added so far in it."""
+        sketch = self._sketch
+        if self._pending:
+            pending, self._pending = self._pending, []
+            add = sketch.add
+            for value in pending:
+                add(value if value > 0.0 else 0.0)
+        return sketch
 
     def merge(self, other: LatencySketch) -> None:
-        self._sketch.merge(other._sketch)
+        self._folded().merge(other._folded())
         self._max = max(self._max, other._max)
 
     @property
     def count(self) -> int:
-        return int(self._sketch.count)
+        return int(self._sketch.count) + len(self._pending)
 
     def quantile(self, q: float) -> float:
         if self.count == 0:
             return 0.0
-        value = self._sketch.get_quantile_value(q)
+        value = self._folded().get_quantile_value(q)
         return min(float(value), self._max) if value is not None else 0.0
 
     @property
     def total(self) -> float:
         """Sum of the recorded values."""
-        return float(self._sketch.sum)
+        return float(self._folded().sum)
 
     @property
     def max(self) -> float:
@@ -80,11 +101,12 @@ class LatencySketch:
         This (and the wire format below) reads DDSketch's bins, here in the one class
         that owns the sketch: ddsketch's own export needs the protobuf package.
         """
-        zeros = float(self._sketch._zero_count)
+        sketch = self._folded()
+        zeros = float(sketch._zero_count)
         if zeros:
             yield 0.0, zeros
-        store = self._sketch._store
-        mapping = self._sketch._mapping
+        store = sketch._store
+        mapping = sketch._mapping
         for index, count in enumerate(store.bins):
             if count:
                 yield float(mapping.value(store.offset + index)), float(count)
@@ -95,13 +117,14 @@ class LatencySketch:
         Only non-empty bins are listed (by key, so quantiles survive exactly): an idle
         sketch costs a few bytes, a busy one a few hundred bins.
         """
-        store = self._sketch._store
+        sketch = self._folded()
+        store = sketch._store
         bins = [[store.offset + i, count] for i, count in enumerate(store.bins) if count]
         return {
             "bins": bins,
-            "zero": self._sketch._zero_count,
+            "zero": sketch._zero_count,
             "max": self._max,
-            "sum": self._sketch.sum,
+            "sum": sketch.sum,
         }
 
     @classmethod
