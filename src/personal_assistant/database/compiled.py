@@ -39,8 +39,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.sql import CompoundSelect, Select
 
-from personal_assistant.database.reads import ReadSession
-
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +123,18 @@ def compile_plan(statement: Select[Any] | CompoundSelect[Any], dialect: Dialect)
     )
 
 
+def _fast_path(session: AsyncSession) -> Any:
+    """A read session's ``run_compiled`` when it holds no connection, else ``None``.
+
+    Looked up rather than imported: the read session's module imports the fast path,
+    which knows this module's plans.
+    """
+    holds = getattr(session, "holds_connection", None)
+    if holds is None or holds():
+        return None
+    return session.run_compiled  # type: ignore[attr-defined]
+
+
 class CompiledStatement:
     """A ``SELECT`` built once; see the module docstring.
 
@@ -144,14 +154,16 @@ class CompiledStatement:
 
     async def scalar(self, session: AsyncSession, params: Mapping[str, Any]) -> Any:
         """The first column of the first row, or ``None`` (as ``session.scalar``)."""
-        if isinstance(session, ReadSession) and not session.holds_connection():
-            return await session.run_compiled(self, params, scalar=True)
+        fast = _fast_path(session)
+        if fast is not None:
+            return await fast(self, params, scalar=True)
         return await session.scalar(self.statement, params)
 
     async def scalars(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Any]:
         """The first column of every row (as ``(await session.scalars(...)).all()``)."""
-        if isinstance(session, ReadSession) and not session.holds_connection():
-            values: Sequence[Any] = await session.run_compiled(self, params, scalar=False)
+        fast = _fast_path(session)
+        if fast is not None:
+            values: Sequence[Any] = await fast(self, params, scalar=False)
             return values
         return (await session.scalars(self.statement, params)).all()
 
