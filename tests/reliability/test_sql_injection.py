@@ -45,6 +45,21 @@ ALLOWED_IN_SQL = {
     "nulls": "optimizer/hypo.py: 'NULL, NULL, ...'",
     "query": "optimizer/hypo.py: a recorded pg_stat_statements statement, checked to be one "
     "plannable statement, only EXPLAINed, in a READ ONLY transaction",
+    "_M": "optimizer/hypo.py: queries.MARKER, the constant comment tagging its statements",
+    "MARKER": "optimizer/apply.py: the same constant comment; the name travels as $1",
+    "sql": "optimizer/hypo.py: _exec's callers pass the constants and values listed here",
+    "args": "optimizer/hypo.py: pg_stats values as literals, quotes doubled (standard strings)",
+    "int(settings.statement_timeout_ms)": "optimizer/snapshots.py: an integer setting",
+    "_ADVISORY": "migrations/lock.py: a constant WHERE clause over pg_locks",
+    "_ACTIVITY": "migrations/lock.py: a constant select list over pg_stat_activity",
+    "prefix + section.sql": "migrations/runner.py: the migration file's own SQL, which is "
+    "what the operator asked to run, after BEGIN and constant set_config calls",
+    "table": "migrations/tracking.py: the tracking table's name quoted by the dialect",
+    "', '.join(changes)": "migrations/tracking.py: constant ALTER TABLE clauses",
+    "old": "migrations/adoption: a table name quoted by the dialect's format_table",
+    "quote(new)": "migrations/adoption: a new table name quoted by the dialect",
+    "_quoted(conn, schema, index)": "migrations/adoption: an index name quoted by the dialect",
+    "quote(renamed)": "migrations/adoption: a new index name quoted by the dialect",
 }
 SQL_CALLS = {"text", "execute", "exec_driver_sql", "fetch", "fetchval", "fetchrow", "scalar"}
 
