@@ -41,6 +41,27 @@ from collections.abc import Sequence
 
 from personal_assistant.errors import PersonalAssistantError
 
+__all__ = [
+    "AdoptionError",
+    "ChecksumMismatchError",
+    "DangerousMigrationError",
+    "DirtyDatabaseError",
+    "ForeignHistoryError",
+    "ImportConflictError",
+    "IrreversibleMigrationError",
+    "LockTimeoutError",
+    "MigrationBlockedError",
+    "MigrationError",
+    "MigrationFailedError",
+    "MigrationFileError",
+    "MigrationLockTimeout",
+    "MigrationParseError",
+    "MissingMigrationError",
+    "OutOfOrderMigrationError",
+    "PreflightError",
+    "UnknownVersionError",
+]
+
 _MODULE = "personal_assistant.database.migrations.errors"
 
 
