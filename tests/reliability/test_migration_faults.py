@@ -51,7 +51,12 @@ def wait_for(dsn: str, sql: str, timeout_s: float = 20.0) -> None:
             time.sleep(0.05)
 
 
-SLEEPING = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%')"
+# A transactional section goes to the server as one message (BEGIN; ...; the sleep),
+# so the sleep is somewhere inside the running query's text.
+SLEEPING = (
+    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+    "WHERE query LIKE '%pg_sleep(%' AND state = 'active' AND pid <> pg_backend_pid())"
+)
 NOTHING_LEFT = (
     "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity "
     "WHERE datname = current_database() AND pid <> pg_backend_pid())"

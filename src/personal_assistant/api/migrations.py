@@ -20,7 +20,6 @@ from personal_assistant.api.schemas import TOKEN_ERRORS, MigrationsBody, health_
 from personal_assistant.database import session as db
 from personal_assistant.database.errors import (
     DatabaseError,
-    DatabaseUnavailableError,
     wrap_db_errors,
 )
 from personal_assistant.database.migrations.errors import MigrationError
@@ -91,11 +90,23 @@ def _reason(exc: DatabaseError | MigrationError, timeout_s: float) -> str:
     """Readable and safe to show: no URL, host, port or password (see ``db_probe``)."""
     if isinstance(exc, MigrationError):
         return str(exc)
-    if exc.original is not None:
-        return db_probe.describe(exc.original, timeout_s)  # converted: describe the driver's
-    if isinstance(exc, DatabaseUnavailableError) and exc.__cause__ is not None:
-        return db_probe.describe(exc.__cause__, timeout_s)  # its own message names the server
-    return db_probe.describe(exc, timeout_s)
+    return db_probe.describe(_root_cause(exc), timeout_s)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The driver's or the OS's own error under the wrappers (SQLAlchemy, ours).
+
+    Wrapper messages may name the server (ours does, masked); the innermost error says
+    what happened (``Connection refused``) and ``describe`` renders it without an address.
+    """
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "original", None) or getattr(exc, "orig", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
 
 
 @router.get(

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages name files and SQL; a line break inside a path or a statement
+# would break copy-paste and every tool that reads ``file:line``.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

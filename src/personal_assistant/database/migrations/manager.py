@@ -22,7 +22,11 @@ from sqlalchemy.pool import NullPool
 import personal_assistant.database.migrations.preflight as preflight
 from personal_assistant.database.failover import ensure_primary
 from personal_assistant.database.migrations.adoption import AdoptReport, adopt
-from personal_assistant.database.migrations.errors import DirtyDatabaseError, MigrationError
+from personal_assistant.database.migrations.errors import (
+    DirtyDatabaseError,
+    MigrationError,
+    UnknownVersionError,
+)
 from personal_assistant.database.migrations.files import (
     DEFAULT_DIRECTORY,
     MigrationFile,
@@ -166,6 +170,8 @@ class MigrationManager:
             return False
         try:
             return not preflight.upgrade_plan(status, to)
+        except UnknownVersionError:
+            raise  # no runner can add a version: refuse before creating anything
         except MigrationError:
             return False
 
