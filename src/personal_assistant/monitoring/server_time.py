@@ -38,14 +38,12 @@ from personal_assistant.database.errors import DatabaseError, wrap_db_errors
 from personal_assistant.database.settings import DatabaseConfig
 from personal_assistant.monitoring import db_probe
 from personal_assistant.monitoring.fingerprint import statement_key
+from personal_assistant.monitoring.own_statements import TAG
 
 _OURS = """
     dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
     AND userid = (SELECT oid FROM pg_roles WHERE rolname = current_user)
 """
-#: The monitoring's own statements start with this comment (kept by pg_stat_statements),
-#: so they can be told from the application's.
-TAG = "/* pa:monitoring */"
 COUNTERS_SQL = f"""{TAG}
     SELECT queryid, calls, total_exec_time, min_exec_time, max_exec_time
     FROM pg_stat_statements(false)
